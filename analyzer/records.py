@@ -1,0 +1,42 @@
+"""The Record: the unit after reading. Everything downstream of ``analyzer.io`` works on Records,
+whatever the input format (loguru JSON, plain JSON, plain text, tracebacks)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["Record", "BadLine"]
+
+
+@dataclass(slots=True)
+class Record:
+    """One log record.
+
+    time : timezone-aware datetime or None when the line carries no timestamp.
+    level : upper-case level name (``INFO``, ``WARNING``, ``ERROR``, ``CRITICAL``, ``DEBUG``) or None.
+    message : the human text to mine for templates (for JSON records: the message field only).
+    file, line : where the record starts (1-based line number) in its source file.
+    fields : structured fields (loguru ``record.extra``, JSON keys) — features, never mined as text.
+    raw : the raw line(s), tracebacks joined with newlines.
+    traceback : the joined traceback text when one followed the record, else None.
+    """
+
+    time: datetime | None
+    level: str | None
+    message: str
+    file: str
+    line: int
+    fields: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+    traceback: str | None = None
+
+
+@dataclass(slots=True)
+class BadLine:
+    """A line that could not be decoded or parsed: counted and reported, never fatal."""
+
+    file: str
+    line: int
+    reason: str
+    text: str = ""

@@ -1,0 +1,1 @@
+"""Synthesis back-ends behind one small protocol (see ``base.Backend``)."""

@@ -1,0 +1,1 @@
+"""One module per `tts-quality` subcommand (thin: parse, config, call, exit code)."""

@@ -1,0 +1,88 @@
+"""CLI plumbing shared by ``tts-engine``, ``tts-analyze`` and ``tts-quality``.
+
+* :class:`LazyGroup` imports a subcommand's module only when it runs, so ``--help`` stays instant
+  (click's documented lazy-loading pattern).
+* :func:`run_main` turns a :class:`~ttsops.errors.TtsopsError` (or an unexpected exception) into one
+  line on stderr and an exit code, never a traceback (set ``TTSOPS_DEBUG=1`` to see it).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any, Callable
+
+import click
+
+from ttsops.errors import TtsopsError
+
+__all__ = ["LazyGroup", "run_main"]
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are ``"module:attribute"`` strings imported on use.
+
+    ``default_command`` names the command used when the first argument is not a subcommand
+    (``tts-analyze logs/`` means ``tts-analyze analyze logs/``).
+    """
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None,
+                 default_command: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+        self.default_command = default_command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy_subcommands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands:
+            module_name, attr = self.lazy_subcommands[cmd_name].split(":")
+            return getattr(importlib.import_module(module_name), attr)
+        return super().get_command(ctx, cmd_name)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if self.default_command and args:
+            first = args[0]
+            known = set(self.list_commands(ctx))
+            if first not in known and first not in ("--help", "-h", "--version"):
+                args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+def run_main(group: click.Command, argv: list[str] | None = None, prog_name: str | None = None) -> None:
+    """Run a click command; map toolkit errors to one stderr line and their exit code."""
+    try:
+        rv = group.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TtsopsError as exc:
+        if os.environ.get("TTSOPS_DEBUG"):
+            raise
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # last resort: one line, never a traceback for users
+        if os.environ.get("TTSOPS_DEBUG"):
+            raise
+        click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set TTSOPS_DEBUG=1 for the traceback)",
+                   err=True)
+        sys.exit(3)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def command_entry(group: click.Command) -> Callable[[], None]:
+    """Build a console-script entry point for ``group``."""
+    def _main() -> None:
+        run_main(group)
+    return _main
