@@ -1,0 +1,54 @@
+"""`tts-quality score REF DEG` / `tts-quality score REFDIR DEGDIR`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ttsops.errors import InputError
+
+
+@click.command()
+@click.argument("ref", type=click.Path(path_type=Path))
+@click.argument("deg", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the JSON/CSV here instead of stdout.")
+@click.option("-j", "--jobs", type=int, default=0, help="Worker processes (0 = all cores).")
+@click.option("--f0-method", type=click.Choice(["dio", "harvest"]), default="dio", show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_method: str, no_progress: bool) -> int:
+    """Score candidate audio against reference audio.
+
+    REF and DEG are two WAV files, or two directories whose WAV files are matched by name. Exit 0
+    when every pair was scored, 1 when some pair has an error (its row says why), 2 on usage errors.
+    """
+    from quality.features import ScoreConfig  # noqa: PLC0415
+    from quality.output import rows_csv, rows_json, rows_table  # noqa: PLC0415
+    from quality.score import match_dirs, score_pair, score_pairs  # noqa: PLC0415
+
+    cfg = ScoreConfig(f0_method=f0_method)
+    if ref.is_dir() != deg.is_dir():
+        raise InputError("REF and DEG must both be files or both be directories", where=f"{ref} {deg}")
+    if ref.is_dir():
+        rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None,
+                           progress=not no_progress and sys.stderr.isatty())
+    else:
+        for p in (ref, deg):
+            if not p.exists():
+                raise InputError("file not found", where=str(p))
+        rows = [score_pair(ref, deg, config=cfg)]
+    if fmt == "table":
+        rows_table(rows, title=f"{ref} vs {deg}")
+    else:
+        text = rows_json(rows) if fmt == "json" else rows_csv(rows)
+        if output:
+            output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        else:
+            click.echo(text)
+    bad = sum(1 for r in rows if r.get("error"))
+    if bad:
+        click.echo(f"{bad} of {len(rows)} pair(s) have errors (see the error column)", err=True)
+        return 1
+    return 0

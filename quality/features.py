@@ -1,0 +1,122 @@
+"""Per-signal analysis shared by every pair that uses the signal (reference features are cached).
+
+One WORLD analysis at 16 kHz gives the F0 contour (dio + stonemask, or harvest), the CheapTrick
+envelope and its mel-cepstrum on 5 ms frames; the non-intrusive figures are computed on the
+original samples (resampling would smear clipping plateaus).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quality.audio import ANALYSIS_SR, Audio
+
+__all__ = ["ScoreConfig", "Features", "analyse"]
+
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    """How pairs are scored (defaults documented in docs/quality.md).
+
+    Attributes
+    ----------
+    f0_method : {"dio", "harvest"}
+        F0 estimator; dio (+ stonemask) is ~7x cheaper than harvest.
+    frame_period : float
+        Analysis hop in ms for F0 and mel-cepstra.
+    mcep_order : int
+        Mel-cepstrum order (coefficients 1..order enter MCD).
+    pesq, stoi : bool
+        Compute the intrusive scores (they dominate cost after F0).
+    max_duration_ratio : float
+        Pairs whose durations differ by more than this factor are "not comparable" for PESQ/STOI.
+    trim_tolerance_s : float
+        Length differences up to this are trimmed/padded; beyond, the candidate is DTW-warped onto the
+        reference timeline before PESQ/STOI.
+    """
+
+    f0_method: str = "dio"
+    frame_period: float = 5.0
+    mcep_order: int = 24
+    pesq: bool = True
+    stoi: bool = True
+    max_duration_ratio: float = 2.0
+    trim_tolerance_s: float = 0.02
+
+    def key(self) -> str:
+        return f"{self.f0_method}-{self.frame_period}-{self.mcep_order}"
+
+
+@dataclass
+class Features:
+    """Analysis of one signal at 16 kHz.
+
+    ``f0`` (Hz, 0 unvoiced), ``t`` (s), ``mc`` (mel-cepstra, frames x order+1), ``speech`` (bool per
+    frame, from energy), ``signal`` (non-intrusive figures), ``f0_stats``.
+    """
+
+    y16: np.ndarray
+    f0: np.ndarray
+    t: np.ndarray
+    mc: np.ndarray
+    speech: np.ndarray
+    signal: dict[str, Any] = field(default_factory=dict)
+    f0_stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_npz(self, path: Path) -> None:
+        import json  # noqa: PLC0415
+
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, y16=self.y16, f0=self.f0, t=self.t, mc=self.mc, speech=self.speech,
+                 meta=np.array(json.dumps({"signal": self.signal, "f0_stats": self.f0_stats})))
+        tmp.replace(path)
+
+    @classmethod
+    def from_npz(cls, path: Path) -> "Features":
+        import json  # noqa: PLC0415
+
+        with np.load(path) as z:
+            meta = json.loads(str(z["meta"]))
+            return cls(y16=z["y16"], f0=z["f0"], t=z["t"], mc=z["mc"], speech=z["speech"].astype(bool),
+                       signal=meta["signal"], f0_stats=meta["f0_stats"])
+
+
+def _speech_frames(y16: np.ndarray, n_frames: int, hop: int, rel_db: float = 40.0) -> np.ndarray:
+    """Energy-based speech flag per analysis frame (within 40 dB of the loudest frame)."""
+    centers = np.arange(n_frames) * hop
+    half = hop
+    pad = np.pad(y16, (half, half + hop))
+    idx = centers[:, None] + np.arange(2 * hop)[None, :]
+    e = 10 * np.log10(np.mean(pad[idx] ** 2, axis=1) + 1e-12)
+    return e > max(e.max() - rel_db, -65.0)
+
+
+def analyse(audio: Audio, config: ScoreConfig | None = None) -> Features:
+    """WORLD analysis and non-intrusive figures of one loaded signal."""
+    from quality.metrics.mcd import mel_cepstrum, spectral_envelope  # noqa: PLC0415
+    from quality.metrics.pitch import f0, f0_stats  # noqa: PLC0415
+    from quality.metrics.signal import signal_metrics  # noqa: PLC0415
+
+    cfg = config or ScoreConfig()
+    y16 = audio.at(ANALYSIS_SR)
+    f, t = f0(y16, sr=ANALYSIS_SR, method=cfg.f0_method, frame_period=cfg.frame_period)
+    sp = spectral_envelope(y16, f, t, sr=ANALYSIS_SR)
+    mc = mel_cepstrum(sp, sr=ANALYSIS_SR, order=cfg.mcep_order)
+    hop = int(round(cfg.frame_period * ANALYSIS_SR / 1000))
+    speech = _speech_frames(y16, len(f), hop)
+    return Features(y16=y16, f0=f, t=t, mc=mc, speech=speech,
+                    signal=signal_metrics(audio.y, sr=audio.sr), f0_stats=f0_stats(f))
+
+
+def cache_key(path: str | Path, config: ScoreConfig) -> str:
+    """Content hash of a file plus the analysis settings."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    h.update(config.key().encode())
+    return h.hexdigest()[:20]
