@@ -1,0 +1,94 @@
+"""``tts-analyze [analyze] PATH...``: parse flags, build the config, call the library, exit code."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ttsops.errors import InputError
+
+__all__ = ["analyze"]
+
+FORMATS = ("terminal", "json", "markdown", "html")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
+              help="Report format (json: the machine-readable contract).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to FILE instead of stdout.")
+@click.option("--window", default=None, help="Window length for detection, e.g. 60s, 5min. [default: 60s]")
+@click.option("--baseline", multiple=True, help="Known-good logs to fit the detector on (repeatable).")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
+              help="Template state folder: template ids stay stable and 'new' is relative to it.")
+@click.option("--sessions", default=None, metavar="REGEX",
+              help=r"Group records by the matched id (e.g. 'blk_-?\d+') and score each session.")
+@click.option("--log-format", default=None, metavar="FMT",
+              help="logparser-style header for plain-text logs, e.g. '<Date> <Time> <Level> <Content>'.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML config ([analyze], [templates], [features], [detect], [incidents], [alerts]).")
+@click.option("--kb", "kb_path", type=click.Path(dir_okay=False), default=None,
+              help="Knowledge base YAML (default: the packaged analyzer/kb.yaml).")
+@click.option("--follow", is_flag=True, help="Tail the files and alert when incidents open or close.")
+@click.option("--alerts-jsonl", type=click.Path(dir_okay=False), default=None,
+              help="--follow: append alerts as JSON lines to FILE.")
+@click.option("--webhook", default=None, metavar="URL", help="--follow: POST alerts (Alertmanager format) to URL.")
+@click.option("--max-seconds", type=float, default=None, help="--follow: stop after this many seconds.")
+@click.option("--from-start/--from-end", default=True, show_default=True,
+              help="--follow: read existing content first, or only what is appended.")
+@click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
+@click.option("--color/--no-color", default=None, help="Force colours on or off in the terminal report.")
+def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | None, baseline: tuple[str, ...],
+            state_dir: str | None, sessions: str | None, log_format: str | None, config_path: str | None,
+            kb_path: str | None, follow: bool, alerts_jsonl: str | None, webhook: str | None,
+            max_seconds: float | None, from_start: bool, no_progress: bool, color: bool | None) -> int:
+    """Find incidents and their root causes in log files, folders, globs or - (stdin).
+
+    \b
+    Exit codes:
+      0  nothing found
+      1  incidents found
+      2  usage error or unreadable input
+    """
+    from analyzer.config import AnalyzeConfig
+
+    overrides = dict(window=window, baseline=list(baseline) or None, state_dir=state_dir, sessions=sessions,
+                     log_format=log_format, kb_path=kb_path, progress=not no_progress)
+    if config_path:
+        config = AnalyzeConfig.from_toml(config_path, **overrides)
+    else:
+        config = AnalyzeConfig(**{k: v for k, v in overrides.items() if v is not None})
+    if follow:
+        if "-" in paths:
+            raise InputError("--follow cannot read stdin", where="-", fix="give log files or folders")
+        from analyzer.alerts import build_sinks, follow_logs
+
+        sinks = build_sinks(terminal=True, jsonl=alerts_jsonl, webhook=webhook, config=config.alerts)
+        return follow_logs(list(paths), config, sinks=sinks, max_seconds=max_seconds, from_start=from_start)
+    if alerts_jsonl or webhook or max_seconds is not None:
+        raise click.UsageError("--alerts-jsonl, --webhook and --max-seconds need --follow")
+
+    from analyzer.pipeline import analyze as run_analysis
+    from analyzer.report import render
+
+    result = run_analysis(list(paths), config)
+    if fmt == "terminal" and output is None:
+        from rich.console import Console
+
+        from analyzer.report.terminal import print_report
+
+        print_report(result, Console(force_terminal=color, no_color=color is False, highlight=False))
+    else:
+        text = render(result, fmt)
+        if output:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"cannot write report: {exc.strerror or exc}", where=output) from exc
+            click.echo(f"report: {output} ({len(result.incidents)} incidents)", err=True)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    return result.exit_code

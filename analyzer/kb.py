@@ -1,0 +1,236 @@
+"""The knowledge base: known TTS failures as data (``kb.yaml``), matched against error records.
+
+Each entry has an ``id`` (a stable slug shared with the engine's fault labels and the JSON report),
+a ``title``, regex ``patterns`` (on the message, the traceback and the ``error_type`` field), optional
+``events`` (regexes on the structured ``event`` field), a ``role`` (``cause`` or ``symptom``), a
+``rank`` (lower = more upstream), a base ``severity``, ``follows`` (the causes a symptom usually comes
+from), the ``cause`` and the ``fix``. The first entry in file order that matches wins.
+
+>>> kb = load_kb()
+>>> kb.match("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB").id
+'cuda_oom'
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ttsops.errors import ConfigError
+
+__all__ = ["KBEntry", "KnowledgeBase", "load_kb", "DEFAULT_KB_PATH", "SEVERITIES", "UNRECOGNISED"]
+
+DEFAULT_KB_PATH = Path(__file__).with_name("kb.yaml")
+SEVERITIES = ("low", "medium", "high", "critical")  # ascending
+ROLES = ("cause", "symptom")
+UNRECOGNISED = "unrecognised"
+_SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
+_REQUIRED = ("id", "title", "role", "severity", "patterns", "cause", "fix")
+_KNOWN = set(_REQUIRED) | {"rank", "follows", "events", "examples"}
+
+
+@dataclass(frozen=True)
+class KBEntry:
+    """One known failure. ``patterns``/``events`` are compiled, case-insensitive."""
+
+    id: str
+    title: str
+    role: str
+    severity: str
+    cause: str
+    fix: str
+    rank: int = 0
+    patterns: tuple[re.Pattern[str], ...] = ()
+    events: tuple[re.Pattern[str], ...] = ()
+    follows: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+
+    @property
+    def severity_level(self) -> int:
+        """0 (low) .. 3 (critical)."""
+        return SEVERITIES.index(self.severity)
+
+    def matches(self, text: str, event: str | None = None) -> bool:
+        if event and any(p.search(event) for p in self.events):
+            return True
+        return any(p.search(text) for p in self.patterns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "role": self.role, "rank": self.rank,
+                "severity": self.severity, "follows": list(self.follows), "cause": self.cause,
+                "fix": self.fix, "patterns": [p.pattern for p in self.patterns]}
+
+
+class KnowledgeBase:
+    """Ordered entries; :meth:`match` returns the first that matches (``None`` when none does).
+
+    Parameters
+    ----------
+    entries : the entries in priority order. One must be ``unrecognised`` (added when missing).
+    """
+
+    def __init__(self, entries: Iterable[KBEntry]):
+        self.entries: list[KBEntry] = list(entries)
+        self.by_id: dict[str, KBEntry] = {e.id: e for e in self.entries}
+        if UNRECOGNISED not in self.by_id:
+            fallback = KBEntry(UNRECOGNISED, "Unrecognised error", "cause", "medium",
+                               "An error the knowledge base does not know yet.",
+                               "Read the evidence lines; add an entry to analyzer/kb.yaml if it recurs.",
+                               rank=9)
+            self.entries.append(fallback)
+            self.by_id[UNRECOGNISED] = fallback
+        self._matchable = [e for e in self.entries if e.patterns or e.events]
+        self._cache: dict[tuple[str, str | None], KBEntry | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, kb_id: str) -> KBEntry:
+        return self.by_id[kb_id]
+
+    @property
+    def unrecognised(self) -> KBEntry:
+        return self.by_id[UNRECOGNISED]
+
+    def match(self, text: str, event: str | None = None) -> KBEntry | None:
+        """The first entry whose patterns match ``text`` (or whose events match ``event``)."""
+        key = (text, event)
+        hit = self._cache.get(key, False)
+        if hit is not False:
+            return hit  # type: ignore[return-value]
+        found = None
+        for entry in self._matchable:
+            if entry.matches(text, event):
+                found = entry
+                break
+        if len(self._cache) > 50_000:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def match_record(self, record: Any) -> KBEntry | None:
+        """Match an :class:`analyzer.records.Record` on message + traceback + ``error_type``."""
+        return self.match(record_text(record), _event(record))
+
+
+def record_text(record: Any) -> str:
+    """The text the KB looks at: message, traceback, ``error_type`` and ``error`` fields."""
+    fields: Mapping[str, Any] = getattr(record, "fields", None) or {}
+    parts = [record.message or ""]
+    tb = getattr(record, "traceback", None) or fields.get("traceback")
+    if tb:
+        parts.append(str(tb))
+    for key in ("error_type", "error", "exception"):
+        val = fields.get(key)
+        if val and isinstance(val, (str, int, float)):
+            parts.append(str(val))
+        elif isinstance(val, dict):  # loguru's exception object
+            parts.append(" ".join(str(v) for k, v in val.items() if k in ("type", "value") and v))
+    return "\n".join(parts)
+
+
+def _event(record: Any) -> str | None:
+    fields = getattr(record, "fields", None) or {}
+    ev = fields.get("event")
+    return str(ev) if ev is not None else None
+
+
+def _compile(entry_id: str, key: str, values: Any) -> tuple[re.Pattern[str], ...]:
+    if values is None:
+        return ()
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(f"`{key}` must be a list of strings", where=f"kb entry {entry_id!r}")
+    out = []
+    for v in values:
+        try:
+            out.append(re.compile(v, re.IGNORECASE))
+        except re.error as exc:
+            raise ConfigError(f"`{key}` regex {v!r} does not compile: {exc}",
+                              where=f"kb entry {entry_id!r}", fix="escape regex metacharacters") from exc
+    return tuple(out)
+
+
+def _entry(raw: Any, index: int, source: str) -> KBEntry:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"entry #{index} is not a mapping", where=source)
+    entry_id = raw.get("id")
+    name = entry_id if isinstance(entry_id, str) else f"#{index}"
+    where = f"{source}: kb entry {name!r}"
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ConfigError(f"missing key(s) {', '.join(missing)}", where=where)
+    unknown = sorted(set(raw) - _KNOWN)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}", where=where,
+                          fix=f"use only {', '.join(sorted(_KNOWN))}")
+    if not isinstance(entry_id, str) or not _SLUG.match(entry_id):
+        raise ConfigError(f"id {entry_id!r} is not a slug", where=where, fix="use lower_snake_case")
+    if raw["role"] not in ROLES:
+        raise ConfigError(f"role {raw['role']!r} is not one of {', '.join(ROLES)}", where=where)
+    if raw["severity"] not in SEVERITIES:
+        raise ConfigError(f"severity {raw['severity']!r} is not one of {', '.join(SEVERITIES)}", where=where)
+    rank = raw.get("rank", 0)
+    if not isinstance(rank, int) or not 0 <= rank <= 9:
+        raise ConfigError(f"rank {rank!r} must be an integer 0..9", where=where)
+    for key in ("title", "cause", "fix"):
+        if not isinstance(raw[key], str) or not raw[key].strip():
+            raise ConfigError(f"`{key}` must be a non-empty string", where=where)
+    follows = raw.get("follows") or []
+    if not isinstance(follows, list) or not all(isinstance(f, str) for f in follows):
+        raise ConfigError("`follows` must be a list of kb ids", where=where)
+    examples = raw.get("examples") or []
+    if not isinstance(examples, list) or not all(isinstance(x, str) for x in examples):
+        raise ConfigError("`examples` must be a list of strings", where=where)
+    return KBEntry(id=entry_id, title=raw["title"].strip(), role=raw["role"], severity=raw["severity"],
+                   cause=" ".join(raw["cause"].split()), fix=" ".join(raw["fix"].split()), rank=rank,
+                   patterns=_compile(entry_id, "patterns", raw["patterns"]),
+                   events=_compile(entry_id, "events", raw.get("events")),
+                   follows=tuple(follows), examples=tuple(examples))
+
+
+def parse_kb(data: Any, source: str = "kb") -> KnowledgeBase:
+    """Validate a parsed YAML document (``{"entries": [...]}``) into a :class:`KnowledgeBase`."""
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
+        raise ConfigError("expected a mapping with an `entries` list", where=source)
+    entries = [_entry(raw, i, source) for i, raw in enumerate(data["entries"], 1)]
+    seen: set[str] = set()
+    for e in entries:
+        if e.id in seen:
+            raise ConfigError(f"duplicate id {e.id!r}", where=f"{source}: kb entry {e.id!r}")
+        seen.add(e.id)
+    for e in entries:
+        unknown = [f for f in e.follows if f not in seen]
+        if unknown:
+            raise ConfigError(f"`follows` names unknown id(s) {', '.join(unknown)}",
+                              where=f"{source}: kb entry {e.id!r}")
+    return KnowledgeBase(entries)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime: float) -> KnowledgeBase:
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read knowledge base: {exc.strerror or exc}", where=path) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}".replace("\n", " "), where=path) from exc
+    return parse_kb(data, source=path)
+
+
+def load_kb(path: str | Path | None = None) -> KnowledgeBase:
+    """Load and validate a knowledge base (default: the packaged ``analyzer/kb.yaml``).
+
+    Raises :class:`ttsops.errors.ConfigError` naming the entry at fault.
+    """
+    p = Path(path) if path is not None else DEFAULT_KB_PATH
+    try:
+        mtime = p.stat().st_mtime
+    except OSError as exc:
+        raise ConfigError(f"knowledge base not found: {exc.strerror or exc}", where=str(p)) from exc
+    return _load_cached(str(p), mtime)

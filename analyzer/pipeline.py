@@ -1,0 +1,358 @@
+"""The analysis as a library function: ``analyze(paths, config) -> AnalysisResult``.
+
+One streaming pass, memory bounded whatever the input size::
+
+    read_records -> TemplateMiner.add -> WindowFeatures.add      (window features)
+                                      -> HitCollector.add        (KB matches folded into episodes)
+                                      -> ExceptionGroups.add     (Sentry-like grouping)
+                                      -> SessionFeatures.add     (with ``sessions``)
+
+then the window detector flags anomalous windows, and :func:`analyzer.incidents.build_incidents`
+turns episodes + anomalous spans into incidents with a root cause.
+
+>>> from analyzer.pipeline import analyze                      # doctest: +SKIP
+>>> result = analyze(["logs/"])                                # doctest: +SKIP
+>>> [(i.severity, i.root_cause.kb_id) for i in result.incidents]  # doctest: +SKIP
+[('critical', 'cuda_oom')]
+"""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable, Sequence
+
+from analyzer.config import AnalyzeConfig
+from analyzer.incidents import (ExceptionGroup, ExceptionGroups, HitCollector, Incident, WindowCounts,
+                                build_incidents, spans_from_flags)
+from analyzer.kb import KnowledgeBase, load_kb
+
+__all__ = ["analyze", "AnalysisResult", "Summary", "Analyzer", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+UTC = timezone.utc
+
+
+@dataclass
+class Summary:
+    lines: int = 0
+    records: int = 0
+    bad_lines: int = 0
+    templates: int = 0
+    new_templates: int = 0
+    errors: int = 0
+    warnings: int = 0
+    error_rate: float = 0.0
+    files: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+    windows: int = 0
+    anomalous_windows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lines": self.lines, "records": self.records, "bad_lines": self.bad_lines,
+                "templates": self.templates, "new_templates": self.new_templates,
+                "error_rate": round(self.error_rate, 6), "errors": self.errors, "warnings": self.warnings,
+                "files": self.files, "start": _iso(self.start), "end": _iso(self.end),
+                "windows": self.windows, "anomalous_windows": self.anomalous_windows}
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` found. ``to_dict()`` is the JSON report (the machine-readable contract)."""
+
+    summary: Summary
+    incidents: list[Incident]
+    bad_lines: list[Any] = field(default_factory=list)
+    sessions: list[dict[str, Any]] | None = None
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    exception_groups: list[ExceptionGroup] = field(default_factory=list)
+    new_templates: list[dict[str, Any]] = field(default_factory=list)
+    anomalous_spans: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    window: str = "60s"
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing found, 1 incidents found."""
+        return 1 if self.incidents else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
+            "summary": self.summary.to_dict(),
+            "incidents": [i.to_dict() for i in self.incidents],
+            "bad_lines": [{"file": b.file, "line": b.line, "reason": b.reason, "text": b.text}
+                          for b in self.bad_lines],
+            "exception_groups": [g.to_dict() for g in self.exception_groups],
+            "new_templates": self.new_templates,
+            "anomalous_windows": self.anomalous_spans,
+            "warnings": self.warnings,
+        }
+        if self.sessions is not None:
+            d["sessions"] = self.sessions
+        return d
+
+
+class _FallbackMiner:  # pragma: no cover - used only when analyzer.templates is absent
+    def __init__(self) -> None:
+        import re
+
+        self._re = re.compile(r"\d+(?:\.\d+)?")
+        self._ids: dict[str, int] = {}
+
+    def add(self, message: str) -> Any:
+        from types import SimpleNamespace
+
+        t = self._re.sub("<*>", message)
+        new = t not in self._ids
+        tid = self._ids.setdefault(t, len(self._ids) + 1)
+        return SimpleNamespace(template_id=tid, template=t, is_new=new)
+
+    def templates(self) -> dict[int, str]:
+        return {v: k for k, v in self._ids.items()}
+
+    def canonical(self, tid: int) -> int:
+        return tid
+
+    def save(self) -> None:
+        pass
+
+
+def make_miner(config: AnalyzeConfig) -> Any:
+    try:
+        from analyzer.templates import TemplateConfig, TemplateMiner
+    except ImportError:  # pragma: no cover
+        return _FallbackMiner()
+    tcfg = TemplateConfig.from_dict(config.templates) if config.templates else TemplateConfig()
+    return TemplateMiner(tcfg, state_dir=config.state_dir)
+
+
+class Analyzer:
+    """The streaming state behind :func:`analyze` (also kept warm by ``--follow``).
+
+    ``feed(record)`` for each record, then :meth:`result`.
+    """
+
+    def __init__(self, config: AnalyzeConfig | None = None, *, kb: KnowledgeBase | None = None,
+                 miner: Any = None):
+        self.config = config or AnalyzeConfig()
+        self.kb = kb or load_kb(self.config.kb_path)
+        self.miner = miner if miner is not None else make_miner(self.config)
+        from analyzer.features import FeatureConfig, WindowFeatures
+
+        fkw = dict(self.config.features)
+        fkw["window"] = self.config.window
+        self.feature_config = FeatureConfig(**fkw)
+        self.windows = WindowFeatures(self.feature_config)
+        self.hits = HitCollector(self.kb, self.config.incidents, request_field=self.feature_config.request_field)
+        self.counts = WindowCounts(self.config.window_seconds)
+        self.exceptions = ExceptionGroups(self.kb, request_field=self.feature_config.request_field)
+        self.sessions = None
+        if self.config.sessions:
+            from analyzer.features import SessionFeatures
+
+            self.sessions = SessionFeatures(self.config.sessions)
+        self.records = 0
+        self.errors = 0
+        self.warnings_n = 0
+        self.new_templates: dict[int, dict[str, Any]] = {}
+        self.first_time: datetime | None = None
+        self.last_time: datetime | None = None
+
+    def feed(self, rec: Any) -> Any:
+        """Account one record; returns the episode it joined (a KB or error hit) or ``None``."""
+        self.records += 1
+        m = self.miner.add(rec.message)
+        tid = m.template_id
+        self.windows.add(rec, tid, m.is_new)
+        self.counts.add(rec)
+        if rec.time is not None:
+            if self.first_time is None or rec.time < self.first_time:
+                self.first_time = rec.time
+            if self.last_time is None or rec.time > self.last_time:
+                self.last_time = rec.time
+        lvl = rec.level
+        if lvl in ("ERROR", "CRITICAL", "FATAL"):
+            self.errors += 1
+        elif lvl in ("WARNING", "WARN"):
+            self.warnings_n += 1
+        if m.is_new and len(self.new_templates) < 1000:
+            self.new_templates[tid] = {"id": tid, "template": m.template, "first_seen": rec.time,
+                                       "file": rec.file, "line": rec.line}
+        ep = None
+        if HitCollector.is_candidate(rec):
+            ep = self.hits.add(rec, tid, m.template)
+            self.exceptions.add(rec, m.template)
+        if self.sessions is not None:
+            self.sessions.add(rec, tid)
+        return ep
+
+    def detect_windows(self, baseline_frame: Any = None) -> tuple[Any, list[tuple[datetime, datetime, float]], list[str]]:
+        """Window frame with ``score``/``anomalous``/``reasons`` columns, merged anomalous spans, and
+        warnings (e.g. too few windows for the forest)."""
+        frame = self.windows.frame()
+        notes: list[str] = []
+        if len(frame) == 0:
+            return frame, [], notes
+        try:
+            from analyzer.detect import WindowDetector
+        except ImportError:  # pragma: no cover
+            frame = frame.assign(score=0.0, anomalous=0, reasons="")
+            return frame, [], ["window detector unavailable"]
+        fit_frame = baseline_frame if baseline_frame is not None and len(baseline_frame) else frame
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            det = WindowDetector(**self.config.detect).fit(fit_frame)
+            ex = det.explain(frame)
+        notes += [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)][:3]
+        frame = frame.assign(score=ex["score"].to_numpy(), anomalous=ex["anomalous"].to_numpy(),
+                             reasons=ex["reasons"].to_numpy())
+        spans = spans_from_flags(frame.index, frame["anomalous"].to_numpy(), frame["score"].to_numpy(),
+                                 self.config.window_seconds)
+        return frame, spans, notes
+
+    def session_scores(self) -> list[dict[str, Any]] | None:
+        if self.sessions is None:
+            return None
+        ids, X = self.sessions.matrix()
+        if not len(ids):
+            return []
+        from analyzer.detect import SessionDetector
+
+        det = SessionDetector().fit(X)
+        scores = det.score_samples(X)
+        labels = det.predict(X)
+        return [{"id": i, "score": round(float(s), 6), "anomalous": bool(a)} for i, s, a in zip(ids, scores, labels)]
+
+    def result(self, *, stats: Any = None, baseline_frame: Any = None) -> AnalysisResult:
+        frame, spans, notes = self.detect_windows(baseline_frame)
+        final_templates = self.miner.templates()
+        canon = getattr(self.miner, "canonical", lambda t: t)
+        tmap = {tid: final_templates.get(canon(tid), "") for tid in
+                {e.template_id for e in self.hits.episodes if e.template_id is not None}}
+        incidents = build_incidents(self.hits.episodes, self.kb, self.config.incidents, spans=spans,
+                                    counts=self.counts, templates=tmap)
+        timeline = []
+        if len(frame):
+            for t, row in frame.iterrows():
+                timeline.append({"start": t.to_pydatetime(), "records": int(row["records"]),
+                                 "errors": int(row["errors"]),
+                                 "warnings": int(row["warnings"]), "score": float(row["score"]),
+                                 "anomalous": bool(row["anomalous"]), "reasons": row["reasons"]})
+        summary = Summary(records=self.records, errors=self.errors, warnings=self.warnings_n,
+                          templates=len(final_templates), new_templates=len(self.new_templates),
+                          error_rate=self.errors / self.records if self.records else 0.0,
+                          start=self.first_time, end=self.last_time, windows=len(frame),
+                          anomalous_windows=int(frame["anomalous"].sum()) if len(frame) else 0)
+        bad: list[Any] = []
+        warn_list = list(notes)
+        if stats is not None:
+            summary.lines = stats.lines
+            summary.bad_lines = stats.bad_line_count
+            summary.files = len(stats.files)
+            bad = list(stats.bad_lines)[: self.config.max_bad_lines]
+            warn_list = list(stats.warnings)[:20] + warn_list
+        else:
+            summary.lines = self.records
+        if self.hits.dropped:
+            warn_list.append(f"{self.hits.dropped} old error episodes dropped (max_episodes)")
+        new_t = []
+        for tid, info in list(self.new_templates.items())[:200]:
+            new_t.append({"id": tid, "template": final_templates.get(canon(tid), info["template"]),
+                          "first_seen": _iso(info["first_seen"]), "file": info["file"], "line": info["line"]})
+        spans_out = [{"start": _iso(s), "end": _iso(e), "score": round(float(sc), 4)} for s, e, sc in spans]
+        return AnalysisResult(summary=summary, incidents=incidents, bad_lines=bad,
+                              sessions=self.session_scores(), timeline=timeline,
+                              exception_groups=self.exceptions.top(20), new_templates=new_t,
+                              anomalous_spans=spans_out, warnings=warn_list, window=self.config.window)
+
+
+def _baseline_frame(paths: Sequence[str], config: AnalyzeConfig, miner: Any) -> Any:
+    """Window frame of known-good logs, mined with the run's miner so template ids line up."""
+    from analyzer.features import FeatureConfig, WindowFeatures
+    from analyzer.io import ReadStats, read_records
+
+    fkw = dict(config.features)
+    fkw["window"] = config.window
+    wf = WindowFeatures(FeatureConfig(**fkw))
+    for rec in read_records(list(paths), log_format=config.log_format, stats=ReadStats()):
+        m = miner.add(rec.message)
+        wf.add(rec, m.template_id, m.is_new)
+    return wf.frame()
+
+
+def _progress(paths: Sequence[str], enabled: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """A rich progress bar on stderr (bytes read, estimated from record sizes) for large inputs."""
+    if not enabled or not sys.stderr.isatty():
+        return (lambda rec: None), (lambda: None)
+    total = 0
+    for p in paths:
+        try:
+            if os.path.isdir(p):
+                for root, _d, files in os.walk(p):
+                    total += sum(os.path.getsize(os.path.join(root, f)) for f in files)
+            elif os.path.exists(p):
+                total += os.path.getsize(p)
+        except OSError:
+            pass
+    if total < 5_000_000:
+        return (lambda rec: None), (lambda: None)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    prog = Progress(TextColumn("analyzing"), BarColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
+    task = prog.add_task("read", total=total)
+    prog.start()
+    acc = [0, 0]
+
+    def tick(rec: Any) -> None:
+        acc[0] += len(rec.raw or rec.message) + 1
+        acc[1] += 1
+        if acc[1] % 5000 == 0:
+            prog.update(task, completed=min(acc[0], total))
+
+    def done() -> None:
+        prog.update(task, completed=total)
+        prog.stop()
+
+    return tick, done
+
+
+def analyze(paths: Sequence[str | os.PathLike[str]] | str, config: AnalyzeConfig | None = None, *,
+            kb: KnowledgeBase | None = None) -> AnalysisResult:
+    """Analyze log files/folders/globs (``"-"`` = stdin): incidents with root causes, ranked.
+
+    Raises :class:`ttsops.errors.InputError` when nothing could be read, and
+    :class:`ttsops.errors.ConfigError` for a bad configuration or knowledge base.
+    """
+    from analyzer.io import ReadStats, read_records
+
+    config = config or AnalyzeConfig()
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    paths = [os.fspath(p) for p in paths]
+    an = Analyzer(config, kb=kb)
+    baseline_frame = None
+    if config.baseline:
+        baseline_frame = _baseline_frame(config.baseline, config, an.miner)
+        an.new_templates.clear()
+    stats = ReadStats()
+    tick, done = _progress(paths, config.progress)
+    try:
+        for rec in read_records(paths, log_format=config.log_format, stats=stats):
+            an.feed(rec)
+            tick(rec)
+    finally:
+        done()
+    result = an.result(stats=stats, baseline_frame=baseline_frame)
+    if config.state_dir is not None:
+        an.miner.save()
+    return result
