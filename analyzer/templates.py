@@ -43,12 +43,15 @@ DEFAULT_MASKING: tuple[tuple[str, str], ...] = (
     ("REQ", r"\b(?:req|request|trace|span|task|job)[-_][0-9A-Za-z]{4,}\b"),
     ("IP", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?(?![\w.])"),
     ("SHAPE", r"(?:torch\.Size\(|\()\[?\d+(?:,\s*\d+)+\]?\)|\[\d+(?:,\s*\d+)+\]"),
+    ("QUOTED", r'(?<![\w"])"[^"\n]{0,200}"'),
+    ("KV", r"(?<=[\w\]]=)(?![<\s])[^\s,;)\]}=]+"),
     ("HEX", r"\b0[xX][0-9a-fA-F]+\b|(?<![\w\-])(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w\-])"),
     ("DURATION", r"(?<![\w.])[-+]?\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hr|hours)(?![\w.])"),
     ("SIZE", r"(?<![\w.])\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|bytes|B|kB|[KMG])(?![\w.])"),
     ("PATH", r"(?<![\w.~/])(?:~|\.{1,2})?(?:/[\w.\-@+%]+){2,}/?"),
-    ("NUM", r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.])"),
-    ("ID", r"(?<![\w.\-/])[\w.\-/+]*\d[\w.\-/+]*"),
+    ("NUM", r"(?<![\w.\-])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?%?(?![\w.\-])"),
+    # any other token holding a digit, except short names like eth0, ssh2, sda1 (constants more often)
+    ("ID", r"(?<![\w.\-/])(?![A-Za-z]{1,12}\d{1,2}(?![\w.\-/+]))[\w.\-/+]*\d[\w.\-/+]*"),
 )
 
 
@@ -70,13 +73,14 @@ class TemplateConfig:
 
     masking: tuple[tuple[str, str], ...] = DEFAULT_MASKING
     typed_masks: bool = False
-    sim_th: float = 0.4
+    sim_th: float = 0.5
     depth: int = 4
     max_children: int = 100
     max_clusters: int | None = None
     extra_delimiters: tuple[str, ...] = ()
     cache_size: int = 200_000
     merge_variables: bool = True
+    split_max_values: int = 3   # a slot with at most this many plain words is constant (0: off)
     snapshot_every: int = 0   # save state every N new clusters (0: only on save())
 
     def __post_init__(self) -> None:
@@ -91,6 +95,8 @@ class TemplateConfig:
                               where="templates.max_children")
         if self.max_clusters is not None and int(self.max_clusters) < 1:
             raise ConfigError("max_clusters must be >= 1 or None", where="templates.max_clusters")
+        if int(self.split_max_values) < 0:
+            raise ConfigError("split_max_values must be >= 0", where="templates.split_max_values")
         if int(self.cache_size) < 0:
             raise ConfigError("cache_size must be >= 0", where="templates.cache_size")
         names: set[str] = set()
@@ -247,13 +253,22 @@ class FilePersistence(StatePersistence):
 
 # ------------------------------------------------------------------------------------------------
 _VARIABLE_TOKEN = re.compile(r"^<[A-Za-z*]+>$|\d")
+_SPLIT_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
+_NOT_SPLIT = frozenset({"true", "false", "null", "nil", "True", "False", "None", "TRUE", "FALSE", "NULL"})
 
 
 class TemplateMiner:
-    """Drain3 template mining with one-pass masking, a masked-message cache and variable merging.
+    """Drain3 template mining with one-pass masking, a masked-message cache and two refinements.
 
-    ``add(message)`` returns :class:`TemplateMatch` (``template_id`` stable across runs when
-    ``state_dir`` or ``persistence`` is given and the config is unchanged).
+    * merge: Drain clusters whose templates differ only where both hold variable-looking tokens
+      (masks, ``<*>``, digits) are one template;
+    * split: inside a template, a slot that only ever held a few plain words (at most
+      ``config.split_max_values``, e.g. ``Failed password`` / ``Failed none``) is constant, so
+      each word is its own template (Brain-style frequency reasoning, one rule for every log).
+
+    ``add(message)`` -> :class:`TemplateMatch`; ids are stable across runs with ``state_dir`` (or
+    ``persistence``) and the same config. Streaming ids are decided with what was seen so far;
+    :meth:`resolve` gives the final id of a masked message with everything seen (batch use).
     """
 
     def __init__(self, config: TemplateConfig | None = None, *, state_dir: str | os.PathLike[str] | None = None,
@@ -275,11 +290,15 @@ class TemplateMiner:
         self._tm = drain3.TemplateMiner(persistence_handler=None, config=cfg)
         self.drain = self._tm.drain
         self.masker = Masker(self.config.masking, self.config.typed_masks)
-        self._cache: dict[str, int] = {}
-        self._alias: dict[int, int] = {}         # drain cluster id -> canonical template id
-        self._sig_index: dict[tuple, int] = {}    # merge signature -> canonical id
+        self._k = int(self.config.split_max_values)
+        self._cache: dict[str, tuple[int, int]] = {}      # masked -> (public id, drain cluster id)
+        self._alias: dict[int, int] = {}                  # drain cluster id -> canonical drain id
+        self._members: dict[int, set[int]] = {}           # canonical -> merged drain ids
+        self._sig_index: dict[tuple, int] = {}            # merge signature -> canonical id
+        self._posvals: dict[int, list[set[str] | None]] = {}  # canonical -> per slot: words seen / None = variable
+        self._pub: dict[tuple, int] = {}                  # (canonical, split key) -> public id
+        self._pub_info: dict[int, tuple[int, tuple]] = {}
         self._counts: dict[int, int] = {}
-        self._members: dict[int, set[int]] = {}   # canonical id -> merged drain ids (only when merged)
         self._tmpl_cache: dict[int, str] = {}
         self._new_since_save = 0
         if persistence is None and state_dir is not None:
@@ -294,43 +313,100 @@ class TemplateMiner:
         return self.masker.mask(message)
 
     def add(self, message: str) -> TemplateMatch:
+        """Mine one message (masked here). Returns the template id, its current text, is_new."""
         masked = self.masker.mask(message)
-        cid = self._cache.get(masked)
-        if cid is not None:
-            canon = self._alias.get(cid, cid)
-            self._counts[canon] = self._counts.get(canon, 0) + 1
-            return TemplateMatch(canon, self._template(canon), False)
-        return self._add_masked(masked)
+        hit = self._cache.get(masked)
+        if hit is not None:
+            pid = hit[0]
+            self._counts[pid] += 1
+            t = self._tmpl_cache.get(pid)
+            return TemplateMatch(pid, t if t is not None else self.template(pid), False)
+        pid, _cid, is_new = self._add_masked(masked)
+        return TemplateMatch(pid, self.template(pid), is_new)
 
     def add_masked(self, masked: str) -> int:
-        """Fast path for bulk callers: an already-masked message -> canonical template id."""
-        cid = self._cache.get(masked)
-        if cid is None:
-            return self._add_masked(masked).template_id
-        canon = self._alias.get(cid, cid)
-        self._counts[canon] = self._counts.get(canon, 0) + 1
-        return canon
+        """Fast path for bulk callers: an already-masked message -> template id."""
+        hit = self._cache.get(masked)
+        if hit is not None:
+            self._counts[hit[0]] += 1
+            return hit[0]
+        return self._add_masked(masked)[0]
 
-    def _add_masked(self, masked: str) -> TemplateMatch:
+    def add_masked_cluster(self, masked: str) -> tuple[int, int]:
+        """Like :meth:`add_masked`, also returning Drain's cluster id (for :meth:`resolve`)."""
+        hit = self._cache.get(masked)
+        if hit is not None:
+            self._counts[hit[0]] += 1
+            return hit
+        pid, cid, _ = self._add_masked(masked)
+        return pid, cid
+
+    def _add_masked(self, masked: str) -> tuple[int, int, bool]:
         cluster, change = self.drain.add_log_message(masked)
         cid = cluster.cluster_id
-        is_new = change == "cluster_created"
         if change != "none":
-            self._tmpl_cache.pop(self._alias.get(cid, cid), None)
+            self._invalidate(self._alias.get(cid, cid))
             if self.config.merge_variables:
                 self._update_merge(cluster)
+        canon = self._alias.get(cid, cid)
+        tokens = masked.split() if not self.config.extra_delimiters else self.drain.get_content_as_tokens(masked)
+        if self._k and self._observe(canon, tokens):
+            self._cache.clear()
+        pid, is_new = self._public(canon, self._key(canon, tokens))
         if self.config.cache_size:
             if len(self._cache) >= self.config.cache_size:
                 for k in list(self._cache)[: max(1, self.config.cache_size // 2)]:
                     del self._cache[k]
-            self._cache[masked] = cid
-        canon = self._alias.get(cid, cid)
-        self._counts[canon] = self._counts.get(canon, 0) + 1
+            self._cache[masked] = (pid, cid)
+        self._counts[pid] = self._counts.get(pid, 0) + 1
         if is_new:
             self._new_since_save += 1
             if self.config.snapshot_every and self._new_since_save >= self.config.snapshot_every:
                 self.save()
-        return TemplateMatch(canon, self._template(canon), is_new and canon == cid)
+        return pid, cid, is_new
+
+    # -- split slots ---------------------------------------------------------------------------
+    def _observe(self, canon: int, tokens: list[str]) -> bool:
+        """Record the words in each slot; True when a slot just turned variable (ids change)."""
+        pv = self._posvals.get(canon)
+        if pv is None or len(pv) != len(tokens):
+            if pv is not None:  # a canonical of another length: keep slots conservative
+                return False
+            pv = self._posvals[canon] = [set() for _ in tokens]
+        flipped = False
+        k = self._k
+        for i, w in enumerate(tokens):
+            vals = pv[i]
+            if vals is None or w in vals:
+                continue
+            if len(vals) >= k or w in _NOT_SPLIT or not _SPLIT_WORD.fullmatch(w):
+                pv[i] = None
+                flipped = flipped or bool(vals)
+                continue
+            vals.add(w)
+        return flipped
+
+    def _key(self, canon: int, tokens: list[str]) -> tuple:
+        pv = self._posvals.get(canon)
+        if not pv or len(pv) != len(tokens):
+            return ()
+        return tuple((i, tokens[i]) for i, vals in enumerate(pv) if vals is not None and len(vals) > 1)
+
+    def _public(self, canon: int, key: tuple) -> tuple[int, bool]:
+        pid = self._pub.get((canon, key))
+        if pid is not None:
+            return pid, False
+        pid = len(self._pub_info) + 1
+        self._pub[(canon, key)] = pid
+        self._pub_info[pid] = (canon, key)
+        return pid, True
+
+    def resolve(self, masked: str, cluster_id: int) -> int:
+        """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
+        with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
+        canon = self._alias.get(cluster_id, cluster_id)
+        tokens = masked.split() if not self.config.extra_delimiters else self.drain.get_content_as_tokens(masked)
+        return self._public(canon, self._key(canon, tokens))[0]
 
     # -- merging -----------------------------------------------------------------------------
     @staticmethod
@@ -341,64 +417,96 @@ class TemplateMiner:
         sig = self._signature(cluster.log_template_tokens)
         cid = cluster.cluster_id
         canon = self._sig_index.get(sig)
+        cur = self._alias.get(cid, cid)
         if canon is None:
-            self._sig_index[sig] = self._alias.get(cid, cid)
-        elif canon != self._alias.get(cid, cid):
-            old = self._alias.get(cid, cid)
-            keep, drop = min(canon, old), max(canon, old)
-            moved = self._members.pop(drop, set()) | {drop}
-            for k in moved:
-                self._alias[k] = keep
-            self._members.setdefault(keep, set()).update(moved)
-            self._tmpl_cache.pop(keep, None)
-            self._tmpl_cache.pop(drop, None)
-            self._sig_index[sig] = keep
-            for s, v in list(self._sig_index.items()):
-                if v == drop:
-                    self._sig_index[s] = keep
-            if drop in self._counts:
-                self._counts[keep] = self._counts.get(keep, 0) + self._counts.pop(drop)
+            self._sig_index[sig] = cur
+            return
+        if canon == cur:
+            return
+        keep, drop = min(canon, cur), max(canon, cur)
+        moved = self._members.pop(drop, set()) | {drop}
+        for k in moved:
+            self._alias[k] = keep
+        self._members.setdefault(keep, set()).update(moved)
+        for s, v in list(self._sig_index.items()):
+            if v == drop:
+                self._sig_index[s] = keep
+        self._sig_index[sig] = keep
+        a, b = self._posvals.get(keep), self._posvals.pop(drop, None)
+        if b is not None:
+            if a is None:
+                self._posvals[keep] = b
+            elif len(a) == len(b):
+                for i, (x, y) in enumerate(zip(a, b)):
+                    if x is None or y is None or len(x | y) > self._k:
+                        a[i] = None
+                    else:
+                        a[i] = x | y
+        self._invalidate(keep)
+        self._invalidate(drop)
+        self._cache.clear()
 
-    def canonical(self, cluster_id: int) -> int:
-        return self._alias.get(cluster_id, cluster_id)
+    def _invalidate(self, canon: int) -> None:
+        if self._tmpl_cache:
+            for pid, (c, _k) in self._pub_info.items():
+                if self._alias.get(c, c) == canon or c == canon:
+                    self._tmpl_cache.pop(pid, None)
 
-    def _template(self, canon: int) -> str:
-        t = self._tmpl_cache.get(canon)
-        if t is None:
-            c = self.drain.id_to_cluster.get(canon)
-            members = self._members.get(canon)
-            if c is None:
-                t = ""
-            elif not members:
-                t = c.get_template()
-            else:
-                t = self._merged_template(canon, sorted(members))
-            self._tmpl_cache[canon] = t
-        return t
+    def canonical(self, template_id: int) -> int:
+        """The id that template ``template_id`` has become after later merges and splits (itself
+        when nothing changed): use it to fold ids handed out while streaming."""
+        info = self._pub_info.get(template_id)
+        if info is None:
+            return template_id
+        c, key = info
+        canon = self._alias.get(c, c)
+        pv = self._posvals.get(canon)
+        if pv:
+            key = tuple((i, w) for i, w in key if i < len(pv) and pv[i] is not None and len(pv[i]) > 1)
+        else:
+            key = ()
+        if canon == c and key == info[1]:
+            return template_id
+        return self._public(canon, key)[0]
 
-    def _merged_template(self, canon: int, members: list[int]) -> str:
-        toks = list(self.drain.id_to_cluster[canon].log_template_tokens)
-        for m in members:
+    def _canon_tokens(self, canon: int) -> list[str]:
+        c = self.drain.id_to_cluster.get(canon)
+        if c is None:
+            return []
+        toks = list(c.log_template_tokens)
+        for m in sorted(self._members.get(canon, ())):
             other = self.drain.id_to_cluster.get(m)
             if other is None or len(other.log_template_tokens) != len(toks):
                 continue
             toks = [a if a == b else "<*>" for a, b in zip(toks, other.log_template_tokens)]
-        return " ".join(toks)
+        return toks
+
+    def template(self, pid: int) -> str:
+        """Current text of template ``pid``."""
+        t = self._tmpl_cache.get(pid)
+        if t is None:
+            info = self._pub_info.get(pid)
+            if info is None:
+                return ""
+            canon, key = info
+            toks = self._canon_tokens(self._alias.get(canon, canon))
+            for i, w in key:
+                if i < len(toks):
+                    toks[i] = w
+            t = " ".join(toks)
+            self._tmpl_cache[pid] = t
+        return t
 
     # -- queries -----------------------------------------------------------------------------
     def templates(self) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for cid in sorted(self.drain.id_to_cluster.keys()):
-            canon = self._alias.get(cid, cid)
-            if canon not in out:
-                out[canon] = self._template(canon)
-        return out
+        """Every template id ever given out -> its current text."""
+        return {pid: self.template(pid) for pid in sorted(self._pub_info)}
 
     def counts(self) -> dict[int, int]:
         return dict(self._counts)
 
     def __len__(self) -> int:
-        return len(self.templates())
+        return len(self._pub_info)
 
     # -- persistence -------------------------------------------------------------------------
     def state_bytes(self) -> bytes:
@@ -408,11 +516,14 @@ class TemplateMiner:
             "config": self.config.fingerprint(),
             "drain": jsonpickle.dumps(self.drain, keys=True),
             "alias": {str(k): v for k, v in self._alias.items()},
+            "posvals": {str(k): [sorted(v) if v is not None else None for v in pv] for k, pv in self._posvals.items()},
+            "pub": [[pid, c, [list(x) for x in key]] for pid, (c, key) in self._pub_info.items()],
             "counts": {str(k): v for k, v in self._counts.items()},
         }
         return zlib.compress(json.dumps(payload).encode("utf-8"), 6)
 
     def save(self) -> None:
+        """Write the state (atomically) when the miner has a state_dir / persistence."""
         if self.persistence is None:
             return
         self.persistence.save_state(self.state_bytes())
@@ -432,27 +543,34 @@ class TemplateMiner:
                 self.state_warning = "template state was made with other settings; starting fresh"
                 return
             loaded = jsonpickle.loads(payload["drain"], keys=True)
+            id_to_cluster = {int(k): v for k, v in loaded.id_to_cluster.items()}
+            alias = {int(k): int(v) for k, v in payload.get("alias", {}).items()}
+            posvals = {int(k): [set(v) if v is not None else None for v in pv]
+                       for k, pv in payload.get("posvals", {}).items()}
+            pub_info = {int(pid): (int(c), tuple((int(i), str(w)) for i, w in key))
+                        for pid, c, key in payload.get("pub", [])}
+            counts = {int(k): int(v) for k, v in payload.get("counts", {}).items()}
         except Exception as exc:  # noqa: BLE001 - a bad state file must not stop the analysis
             self.state_warning = f"template state unreadable ({type(exc).__name__}: {exc}); starting fresh"
             return
         if self.config.max_clusters:
             from cachetools import LRUCache
             cache: Any = LRUCache(maxsize=self.config.max_clusters)
-            cache.update(loaded.id_to_cluster)
-            loaded.id_to_cluster = cache
-        else:
-            # jsonpickle restores keys as str when keys=True is not honoured by an older state
-            loaded.id_to_cluster = {int(k): v for k, v in loaded.id_to_cluster.items()}
-        self.drain.id_to_cluster = loaded.id_to_cluster
+            cache.update(id_to_cluster)
+            id_to_cluster = cache
+        self.drain.id_to_cluster = id_to_cluster
         self.drain.clusters_counter = loaded.clusters_counter
         self.drain.root_node = loaded.root_node
-        self._alias = {int(k): int(v) for k, v in payload.get("alias", {}).items()}
+        self._alias = alias
         self._members = {}
-        for k, v in self._alias.items():
+        for k, v in alias.items():
             self._members.setdefault(v, set()).add(k)
-        self._counts = {int(k): int(v) for k, v in payload.get("counts", {}).items()}
+        self._posvals = posvals
+        self._pub_info = pub_info
+        self._pub = {(c, key): pid for pid, (c, key) in pub_info.items()}
+        self._counts = counts
+        for pid in pub_info:
+            self._counts.setdefault(pid, 0)
         self._sig_index = {}
         for cid, c in self.drain.id_to_cluster.items():
-            sig = self._signature(c.log_template_tokens)
-            canon = self._alias.get(cid, cid)
-            self._sig_index.setdefault(sig, canon)
+            self._sig_index.setdefault(self._signature(c.log_template_tokens), alias.get(cid, cid))
