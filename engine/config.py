@@ -1,0 +1,148 @@
+"""One configuration object for the engine: defaults in one place, loadable from TOML."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ttsops.errors import ConfigError
+
+__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES"]
+
+#: fault kinds ``engine.faults`` can inject (kb_id slugs shared with the analyzer's knowledge base)
+FAULT_TYPES = ("cuda_oom", "device_mismatch", "model_load_timeout", "invalid_text", "silent_output",
+               "stream_underflow", "audio_file_not_found", "missing_shared_library")
+
+
+@dataclass
+class FaultConfig:
+    """Seeded fault injection (see ``engine.faults``).
+
+    rate : probability that a request starts a new incident (when none is active).
+    seed : RNG seed; the same seed and the same requests give the same faults.
+    faults : which kinds may be injected (kb_id slugs from :data:`FAULT_TYPES`).
+    aftermath : how many following requests an incident affects (min, max).
+    """
+
+    rate: float = 0.05
+    seed: int = 0
+    faults: tuple[str, ...] = FAULT_TYPES
+    aftermath: tuple[int, int] = (2, 6)
+    startup_faults: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.rate) <= 1.0:
+            raise ConfigError(f"inject rate must be in [0, 1], got {self.rate!r}", where="inject.rate")
+        self.faults = tuple(self.faults)
+        unknown = [f for f in self.faults if f not in FAULT_TYPES]
+        if unknown:
+            raise ConfigError(f"unknown fault type(s) {', '.join(unknown)}", where="inject.faults",
+                              fix=f"choose from {', '.join(FAULT_TYPES)}")
+        lo, hi = self.aftermath
+        if not 0 <= lo <= hi:
+            raise ConfigError(f"aftermath must be 0 <= min <= max, got {self.aftermath!r}", where="inject.aftermath")
+        self.aftermath = (int(lo), int(hi))
+
+    @classmethod
+    def parse(cls, spec: str | None, *, seed: int = 0) -> "FaultConfig | None":
+        """``--inject`` value: ``""``/``"all"`` for every fault, ``"cuda_oom,silent_output"``, or
+        ``"rate=0.1,faults=cuda_oom+silent_output"``; ``None`` means injection off."""
+        if spec is None:
+            return None
+        spec = spec.strip()
+        kw: dict[str, Any] = {"seed": seed}
+        if spec in ("", "all", "1", "true", "on"):
+            return cls(**kw)
+        names: list[str] = []
+        for part in (p.strip() for p in spec.split(",") if p.strip()):
+            if "=" in part:
+                key, value = (s.strip() for s in part.split("=", 1))
+                if key == "rate":
+                    try:
+                        kw["rate"] = float(value)
+                    except ValueError:
+                        raise ConfigError(f"inject rate {value!r} is not a number", where="--inject") from None
+                elif key == "seed":
+                    kw["seed"] = int(value)
+                elif key == "faults":
+                    names.extend(v for v in value.split("+") if v)
+                else:
+                    raise ConfigError(f"unknown --inject key {key!r}", where="--inject",
+                                      fix="use rate=, seed=, faults=a+b or a list of fault names")
+            else:
+                names.append(part)
+        if names:
+            kw["faults"] = tuple(names)
+        return cls(**kw)
+
+
+@dataclass
+class EngineConfig:
+    """Engine settings; every default is here.
+
+    log_dir : where inference/service/health/console logs and labels.jsonl go; ``None``: no files.
+    default_backend : back-end used when a request names none.
+    max_text_length : longest accepted input text, in characters (after stripping).
+    seed : default request seed.
+    inject : fault injection settings, or ``None`` (off).
+    log_stderr : also print plain log lines to stderr.
+    clock : ``"real"`` or ``"simulated"`` (log time advances by simulated request timing).
+    sim_start : ISO 8601 start of the simulated clock.
+    sim_rate : simulated requests per minute (mean; arrivals are Poisson).
+    inference_rotation / inference_retention : loguru rotation size and how many rotated files to keep.
+    """
+
+    log_dir: Path | None = Path("logs")
+    default_backend: str = "espeak"
+    max_text_length: int = 2000
+    seed: int = 0
+    inject: FaultConfig | None = None
+    log_stderr: bool = False
+    clock: str = "real"
+    sim_start: str = "2026-11-20T09:00:00+00:00"
+    sim_rate: float = 4.0
+    inference_rotation: str = "10 MB"
+    inference_retention: int = 10
+    reference_min_seconds: float = 5.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.log_dir is not None:
+            self.log_dir = Path(self.log_dir)
+        if not isinstance(self.max_text_length, int) or self.max_text_length < 1:
+            raise ConfigError(f"max_text_length must be a positive integer, got {self.max_text_length!r}",
+                              where="max_text_length")
+        if self.clock not in ("real", "simulated"):
+            raise ConfigError(f"clock must be 'real' or 'simulated', got {self.clock!r}", where="clock")
+        if self.sim_rate <= 0:
+            raise ConfigError(f"sim_rate must be > 0, got {self.sim_rate!r}", where="sim_rate")
+        if isinstance(self.inject, dict):
+            self.inject = FaultConfig(**self.inject)
+
+    def with_(self, **changes: Any) -> "EngineConfig":
+        return replace(self, **changes)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "EngineConfig":
+        """Read ``[engine]`` (and ``[engine.inject]``) from a TOML file; unknown keys are an error."""
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # pragma: no cover - python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("config file not found", where=str(p)) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not valid TOML: {exc}", where=str(p)) from None
+        section = data.get("engine", data)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"unknown key(s) {', '.join(unknown)}", where=str(p),
+                              fix=f"known keys: {', '.join(sorted(known))}")
+        kw = dict(section)
+        if isinstance(kw.get("inject"), dict):
+            kw["inject"] = FaultConfig(**kw["inject"])
+        return cls(**kw)

@@ -1,0 +1,153 @@
+"""Log set-up: the only place that knows the log file names and their rotation.
+
+Files under ``log_dir`` (loguru, ``serialize=True``: one JSON object a line, fields in
+``record.extra``):
+
+* ``inference.log``: one record per synthesis event (``synthesis_start`` / ``synthesis_success`` /
+  ``synthesis_error``) and batch events; size rotation, gz compression, retention by count.
+* ``service.log``: HTTP service events (written by ``engine.service``); rotated daily.
+* ``health.log``: health checks and health symptoms (``audio output silent for 8s``).
+* ``console.log``: plain text as a terminal shows it: startup banner, library warnings, every
+  record of the other files as one line, multi-line Python tracebacks. Optionally also on stderr.
+
+Each :class:`EngineLogs` is independent (STYLE rule 13): its handlers only accept records routed
+to it, so several engines (tests, a service and a batch) never write into each other's files, and
+:meth:`EngineLogs.close` removes exactly its own handlers. Record times come from an injectable
+:class:`engine.clock.Clock`, so simulated runs write simulated time.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import traceback as tb
+from pathlib import Path
+from typing import Any, TextIO
+
+from loguru import logger as _root_logger
+
+from engine.clock import Clock, RealClock
+
+__all__ = ["EngineLogs", "CHANNELS", "CONSOLE_FORMAT", "format_warning"]
+
+CHANNELS = ("inference", "service", "health", "console")
+CONSOLE_FORMAT = ("{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[channel]: <9} | "
+                  "{name}:{function}:{line} - {message}")
+_ids = itertools.count(1)
+
+
+def format_warning(message: str, category: str, filename: str, lineno: int) -> str:
+    """A warning as Python's ``warnings`` module prints it (two lines: location, then source)."""
+    return f"{filename}:{lineno}: {category}: {message}"
+
+
+class EngineLogs:
+    """Loguru handlers for one engine / service / batch run.
+
+    Parameters
+    ----------
+    log_dir : Path or None
+        Folder for the files (created); ``None`` writes no files (stderr only if asked).
+    clock : Clock, optional
+        Source of record times (default: real time).
+    stderr : bool or TextIO
+        Also write console lines to stderr (or to this stream).
+    inference_rotation : str
+        loguru rotation for inference.log (``"10 MB"``).
+    inference_retention : int
+        How many rotated inference logs to keep (compressed ``.gz``).
+    """
+
+    def __init__(self, log_dir: Path | str | None, *, clock: Clock | None = None,
+                 stderr: bool | TextIO = False, inference_rotation: str = "10 MB",
+                 inference_retention: int = 10, channels: tuple[str, ...] = CHANNELS):
+        remove_default_stderr_handler()
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.clock = clock or RealClock()
+        self.route = f"ttsops-{next(_ids)}"
+        self._handler_ids: list[int] = []
+        route = self.route
+
+        def _only(channel: str | None):
+            def _filter(record: dict[str, Any]) -> bool:
+                if record.get("_ttsops_route") != route:
+                    return False
+                return channel is None or record["extra"].get("channel") == channel
+            return _filter
+
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            common = dict(serialize=True, enqueue=False, backtrace=False, diagnose=False, encoding="utf-8")
+            if "inference" in channels:
+                self._handler_ids.append(_root_logger.add(
+                    self.log_dir / "inference.log", filter=_only("inference"), rotation=inference_rotation,
+                    compression="gz", retention=inference_retention, level="DEBUG", **common))
+            if "service" in channels:
+                self._handler_ids.append(_root_logger.add(
+                    self.log_dir / "service.log", filter=_only("service"), rotation="00:00",
+                    retention="14 days", level="DEBUG", **common))
+            if "health" in channels:
+                self._handler_ids.append(_root_logger.add(
+                    self.log_dir / "health.log", filter=_only("health"), rotation="00:00",
+                    retention="14 days", level="DEBUG", **common))
+            self._handler_ids.append(_root_logger.add(
+                self.log_dir / "console.log", filter=_only(None), format=CONSOLE_FORMAT, level="DEBUG",
+                rotation="50 MB", retention=5, colorize=False, backtrace=False, diagnose=False,
+                encoding="utf-8"))
+        if stderr:
+            stream = sys.stderr if stderr is True else stderr
+            self._handler_ids.append(_root_logger.add(
+                stream, filter=_only(None), format=CONSOLE_FORMAT, level="INFO", colorize=False,
+                backtrace=False, diagnose=False))
+        clock_ = self.clock
+
+        def _patch(record: dict[str, Any]) -> None:
+            record["_ttsops_route"] = route
+            if clock_.simulated:
+                t = clock_.now()
+                record["time"] = type(record["time"]).fromtimestamp(t.timestamp(), t.tzinfo)
+
+        self._logger = _root_logger.patch(_patch)
+        self.inference = self._logger.bind(channel="inference")
+        self.service = self._logger.bind(channel="service")
+        self.health = self._logger.bind(channel="health")
+        self.console = self._logger.bind(channel="console")
+
+    def channel(self, name: str):  # noqa: ANN201 - a loguru logger
+        """The bound logger of channel ``name``."""
+        return self._logger.bind(channel=name)
+
+    def raw_console(self, text: str, level: str = "INFO") -> None:
+        """A plain console line (banner, warning, traceback) with no JSON counterpart."""
+        for line in text.rstrip("\n").splitlines() or [""]:
+            self.console.opt(depth=1).log(level, line)
+
+    def warning(self, message: str, category: str = "UserWarning", filename: str | None = None,
+                lineno: int = 0) -> None:
+        """A library warning, formatted like Python's ``warnings`` output, to the console log."""
+        self.console.opt(depth=1).warning(format_warning(message, category, filename or "<engine>", lineno))
+
+    def traceback_text(self, exc: BaseException) -> str:
+        return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
+
+    def close(self) -> None:
+        """Remove this instance's handlers (files are flushed and closed)."""
+        for hid in self._handler_ids:
+            try:
+                _root_logger.remove(hid)
+            except ValueError:
+                pass
+        self._handler_ids = []
+
+    def __enter__(self) -> "EngineLogs":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def remove_default_stderr_handler() -> None:
+    """loguru starts with a stderr handler that would print every record; CLIs remove it."""
+    try:
+        _root_logger.remove(0)
+    except ValueError:
+        pass

@@ -1,0 +1,238 @@
+"""Emotions and duration_ratio as measurable prosody: F0 mean and range, rate, energy.
+
+Two layers:
+
+* the back-end's own controls (:func:`voice_for_emotion`): eSpeak's pitch (F0 mean), range (F0
+  spread), rate and volume, offset per emotion;
+* WORLD resynthesis with pyworld (:func:`resynthesize`) where those are not enough: an exact time
+  stretch for ``duration_ratio`` (output length = input length x ratio), extra F0 range expansion or
+  compression around the utterance's mean, and prosody matching to a reference (the output's log-F0
+  mean and standard deviation set to the reference's).
+
+Happy is higher and wider in F0 and faster; sad lower, flatter, slower and softer (the tests check
+both with a pyworld pitch tracker on real output).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, replace
+from types import ModuleType
+
+import numpy as np
+
+from engine.backends.base import Voice
+from engine.speakers import EMOTIONS
+from ttsops.errors import InputError
+
+__all__ = ["EmotionStyle", "EMOTION_STYLES", "DURATION_RATIO_RANGE", "check_emotion",
+           "check_duration_ratio", "voice_for_emotion", "resynthesize", "f0_stats", "load_pyworld",
+           "F0Stats"]
+
+DURATION_RATIO_RANGE = (0.75, 1.25)
+
+
+@dataclass(frozen=True)
+class EmotionStyle:
+    """Prosody offsets of one emotion.
+
+    pitch, pitch_range : added to the voice's eSpeak pitch / range (0-99 scale).
+    rate : factor on words per minute.
+    gain_db : energy change applied to the waveform.
+    f0_range_scale : extra F0 spread around the mean by WORLD resynthesis (1.0: none).
+    f0_shift_semitones : extra F0 shift by WORLD resynthesis (0: none).
+    """
+
+    pitch: int = 0
+    pitch_range: int = 0
+    rate: float = 1.0
+    gain_db: float = 0.0
+    f0_range_scale: float = 1.0
+    f0_shift_semitones: float = 0.0
+
+    @property
+    def needs_resynthesis(self) -> bool:
+        return self.f0_range_scale != 1.0 or self.f0_shift_semitones != 0.0
+
+
+EMOTION_STYLES: dict[str, EmotionStyle] = {
+    "neutral": EmotionStyle(),
+    "happy": EmotionStyle(pitch=14, pitch_range=30, rate=1.10, gain_db=1.5, f0_range_scale=1.25),
+    "sad": EmotionStyle(pitch=-14, pitch_range=-30, rate=0.85, gain_db=-4.0, f0_range_scale=0.7),
+    "angry": EmotionStyle(pitch=6, pitch_range=25, rate=1.12, gain_db=3.0),
+    "calm": EmotionStyle(pitch=-6, pitch_range=-15, rate=0.92, gain_db=-2.0),
+    "serious": EmotionStyle(pitch=-10, pitch_range=-35, rate=0.95, gain_db=0.0, f0_range_scale=0.8),
+}
+assert set(EMOTION_STYLES) == set(EMOTIONS)
+
+
+def check_emotion(emotion: str | None) -> str:
+    """The emotion name (``None``: neutral); :class:`InputError` for unknown ones."""
+    if emotion in (None, ""):
+        return "neutral"
+    if not isinstance(emotion, str) or emotion not in EMOTION_STYLES:
+        raise InputError(f"unknown emotion {emotion!r}", where="emotion", fix=f"choose one of {', '.join(EMOTIONS)}")
+    return emotion
+
+
+def check_duration_ratio(ratio: object) -> float:
+    """``duration_ratio`` as a float in [0.75, 1.25]; :class:`InputError` otherwise."""
+    lo, hi = DURATION_RATIO_RANGE
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        raise InputError(f"duration_ratio must be a number in [{lo}, {hi}], got {ratio!r}", where="duration_ratio")
+    value = float(ratio)
+    if not np.isfinite(value) or not lo <= value <= hi:
+        raise InputError(f"duration_ratio {ratio!r} is outside [{lo}, {hi}]", where="duration_ratio",
+                         fix="use 1.0 for normal speed, 0.75 to speak faster, 1.25 slower")
+    return value
+
+
+def voice_for_emotion(voice: Voice, emotion: str) -> Voice:
+    """``voice`` with the emotion's eSpeak pitch / range / rate offsets applied (clipped to 0-99)."""
+    st = EMOTION_STYLES[emotion]
+    return replace(voice,
+                   pitch=int(np.clip(voice.pitch + st.pitch, 0, 99)),
+                   pitch_range=int(np.clip(voice.pitch_range + st.pitch_range, 0, 99)),
+                   rate_wpm=int(round(voice.rate_wpm * st.rate)))
+
+
+# ---------------------------------------------------------------------------------------------------
+def load_pyworld() -> ModuleType:
+    """Import pyworld, also where its ``__init__`` fails on a missing ``pkg_resources``.
+
+    pyworld 0.3.x reads its version with ``pkg_resources``, which setuptools >= 81 no longer ships;
+    the compiled extension itself does not need it, so it is loaded directly in that case.
+    """
+    if "pyworld" in sys.modules and hasattr(sys.modules["pyworld"], "dio"):
+        return sys.modules["pyworld"]
+    try:
+        return importlib.import_module("pyworld")
+    except ModuleNotFoundError as exc:
+        if exc.name != "pkg_resources":
+            raise
+    sys.modules.pop("pyworld", None)
+    spec = importlib.util.find_spec("pyworld")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("pyworld", name="pyworld")
+    from pathlib import Path
+    folder = Path(list(spec.submodule_search_locations)[0])
+    ext = next(iter(sorted(folder.glob("pyworld*.so")) + sorted(folder.glob("pyworld*.pyd"))), None)
+    if ext is None:
+        raise ModuleNotFoundError("pyworld extension not found", name="pyworld")
+    ext_spec = importlib.util.spec_from_file_location("pyworld", ext)
+    assert ext_spec is not None and ext_spec.loader is not None
+    module = importlib.util.module_from_spec(ext_spec)
+    ext_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    sys.modules["pyworld"] = module
+    return module
+
+
+@dataclass(frozen=True)
+class F0Stats:
+    """Voiced F0 statistics: mean and standard deviation of log2-F0 (octaves), plus Hz helpers."""
+
+    log_mean: float
+    log_std: float
+    voiced_fraction: float
+
+    @property
+    def mean_hz(self) -> float:
+        return float(2.0 ** self.log_mean)
+
+
+FRAME_PERIOD_MS = 5.0
+
+
+def _f0(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    pw = load_pyworld()
+    x = np.ascontiguousarray(y, dtype=np.float64)
+    f0, t = pw.dio(x, sr, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_PERIOD_MS)
+    f0 = pw.stonemask(x, f0, t, sr)
+    return f0, t
+
+
+def f0_stats(y: np.ndarray, sr: int) -> F0Stats:
+    """Voiced log-F0 mean / std of ``y`` (pyworld DIO + StoneMask)."""
+    f0, _ = _f0(y, sr)
+    voiced = f0[f0 > 0]
+    if voiced.size < 3:
+        return F0Stats(float("nan"), float("nan"), 0.0)
+    lg = np.log2(voiced)
+    return F0Stats(float(lg.mean()), float(lg.std()), float(voiced.size / max(f0.size, 1)))
+
+
+def resynthesize(y: np.ndarray, sr: int, *, ratio: float = 1.0, f0_range_scale: float = 1.0,
+                 f0_shift_semitones: float = 0.0, target: F0Stats | None = None) -> np.ndarray:
+    """WORLD analysis / modification / synthesis.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,)
+        Mono float audio.
+    sr : int
+        Sample rate in Hz.
+    ratio : float
+        Duration factor: the output has ``round(n * ratio)`` samples.
+    f0_range_scale : float
+        Spread of log-F0 around its voiced mean is multiplied by this.
+    f0_shift_semitones : float
+        Log-F0 shift.
+    target : F0Stats, optional
+        Prosody matching: set voiced log-F0 mean and std to these (applied before the shift/scale).
+
+    Returns
+    -------
+    np.ndarray, shape (round(n * ratio),), float32
+    """
+    pw = load_pyworld()
+    n = len(y)
+    if n < sr // 20:
+        return np.asarray(y, dtype=np.float32)
+    x = np.ascontiguousarray(y, dtype=np.float64)
+    f0, t = _f0(x, sr)
+    sp = pw.cheaptrick(x, f0, t, sr)
+    ap = pw.d4c(x, f0, t, sr)
+    voiced = f0 > 0
+    if voiced.sum() >= 3:
+        lg = np.log2(np.where(voiced, f0, 1.0))
+        mean = lg[voiced].mean()
+        std = lg[voiced].std()
+        if target is not None and np.isfinite(target.log_mean) and std > 1e-6:
+            lg = np.where(voiced, target.log_mean + (lg - mean) * (target.log_std / std), lg)
+            mean = target.log_mean
+        lg = np.where(voiced, mean + (lg - mean) * f0_range_scale + f0_shift_semitones / 12.0, lg)
+        f0 = np.where(voiced, np.clip(2.0 ** lg, 50.0, 800.0), 0.0)
+    out_len = int(round(n * ratio))
+    if ratio != 1.0:
+        frames = len(f0)
+        new_frames = max(2, int(round(frames * ratio)))
+        src = np.linspace(0, frames - 1, new_frames)
+        idx = np.clip(np.round(src).astype(int), 0, frames - 1)
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, frames - 1)
+        w = (src - lo)[:, None]
+        sp = np.ascontiguousarray((1 - w) * sp[lo] + w * sp[hi])
+        ap = np.ascontiguousarray((1 - w) * ap[lo] + w * ap[hi])
+        f0 = np.ascontiguousarray(f0[idx])  # nearest: keeps voiced/unvoiced edges sharp
+    out = pw.synthesize(np.ascontiguousarray(f0), sp, ap, sr, FRAME_PERIOD_MS)
+    if len(out) >= out_len:
+        out = out[:out_len]
+    else:
+        out = np.pad(out, (0, out_len - len(out)))
+    # keep the loudness of the input (WORLD changes it slightly)
+    rms_in = float(np.sqrt(np.mean(x ** 2)) + 1e-12)
+    rms_out = float(np.sqrt(np.mean(out ** 2)) + 1e-12)
+    out = out * (rms_in / rms_out)
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
+def apply_gain(y: np.ndarray, gain_db: float) -> np.ndarray:
+    """Energy change in dB, with a soft limit so that nothing clips."""
+    if gain_db == 0.0:
+        return y
+    out = y * (10.0 ** (gain_db / 20.0))
+    peak = float(np.max(np.abs(out))) if out.size else 0.0
+    if peak > 0.98:
+        out = out * (0.98 / peak)
+    return out.astype(np.float32)

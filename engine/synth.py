@@ -1,0 +1,337 @@
+"""The engine: one request in, audio out, and one structured log record per event.
+
+Stages (each timed into ``elapsed``): ``frontend`` (validation, normalization, script and sentence
+split, reference audio), ``acoustic`` (the back-end speaks each segment), ``resynthesis`` (WORLD:
+duration_ratio, emotion F0 shaping, prosody matching; 0 when not needed), ``write`` (the WAV file,
+when the request names an output path).
+"""
+from __future__ import annotations
+
+import io
+import os
+import random
+import resource
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.backends import backend_statuses, get_backend
+from engine.backends.base import BackendStatus
+from engine.clock import Clock, make_clock
+from engine.config import EngineConfig
+from engine.logs import EngineLogs
+from engine.prosody import (EMOTION_STYLES, apply_gain, check_duration_ratio, check_emotion, f0_stats,
+                            resynthesize, voice_for_emotion)
+from engine.speakers import SPEAKERS, Speaker, get_speaker
+from engine.text import prepare
+from ttsops.errors import BackendError, InputError, TtsopsError
+
+__all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "wav_bytes"]
+
+SENTENCE_PAUSE_S = 0.18   #: silence between sentences
+SWITCH_PAUSE_S = 0.06     #: silence where the language changes inside a sentence
+FADE_S = 0.008            #: fade in/out at every join (no clicks)
+
+
+@dataclass
+class SynthRequest:
+    """One synthesis request (see CONTRACTS.md). ``output``: also write a WAV there (atomic)."""
+
+    text: str
+    speaker: str | None = None
+    emotion: str | None = "neutral"
+    duration_ratio: float = 1.0
+    seed: int | None = None
+    backend: str | None = None
+    ref_audio: str | Path | None = None
+    request_id: str | None = None
+    output: str | Path | None = None
+
+
+@dataclass
+class SynthResult:
+    audio: np.ndarray
+    sample_rate: int
+    request_id: str
+    duration_s: float
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def to_wav_bytes(self) -> bytes:
+        return wav_bytes(self.audio, self.sample_rate)
+
+    def write(self, path: str | Path) -> Path:
+        return write_wav_atomic(path, self.audio, self.sample_rate)
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV of float audio in [-1, 1]."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, dtype=np.float32), sample_rate, subtype="PCM_16", format="WAV")
+    return buf.getvalue()
+
+
+def write_wav_atomic(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write a 16-bit WAV via a temp file in the same folder, fsync, then ``os.replace``: readers
+    see either no file or the complete one, even if the process is killed mid-write."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    data = wav_bytes(audio, sample_rate)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.wav.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return p
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            pages = int(fh.read().split()[1])
+        return round(pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20, 1)
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)  # Linux: KiB
+
+
+def _fade_edges(y: np.ndarray, sr: int) -> np.ndarray:
+    n = min(int(FADE_S * sr), len(y) // 2)
+    if n <= 1:
+        return y
+    y = y.copy()
+    ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    y[:n] *= ramp
+    y[-n:] *= ramp[::-1]
+    return y
+
+
+def _trim(y: np.ndarray, sr: int, threshold: float = 1e-3, keep_s: float = 0.02) -> np.ndarray:
+    """Drop leading/trailing near-silence (eSpeak pads each utterance), keeping ``keep_s``."""
+    idx = np.flatnonzero(np.abs(y) > threshold)
+    if idx.size == 0:
+        return y[:0]
+    keep = int(keep_s * sr)
+    return y[max(0, idx[0] - keep): min(len(y), idx[-1] + keep + 1)]
+
+
+class Engine:
+    """Offline TTS engine. Thread-safe; deterministic; logs every request.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    logs : EngineLogs, optional
+        Where records go; by default built from ``config`` (and closed by :meth:`close`).
+    clock : Clock, optional
+        Record time source; by default from ``config.clock``.
+    injector : engine.faults.FaultInjector, optional
+        Fault injection; by default built from ``config.inject`` (``None``: off).
+    """
+
+    def __init__(self, config: EngineConfig | None = None, *, logs: EngineLogs | None = None,
+                 clock: Clock | None = None, injector: Any = None):
+        self.config = config or EngineConfig()
+        cfg = self.config
+        self.clock = clock or (logs.clock if logs is not None else make_clock(
+            cfg.clock, start=cfg.sim_start, rate_per_min=cfg.sim_rate, seed=cfg.seed))
+        self._owns_logs = logs is None
+        self.logs = logs or EngineLogs(cfg.log_dir, clock=self.clock, stderr=cfg.log_stderr,
+                                       inference_rotation=cfg.inference_rotation,
+                                       inference_retention=cfg.inference_retention)
+        if injector is None and cfg.inject is not None:
+            from engine.faults import FaultInjector
+            injector = FaultInjector(cfg.inject, logs=self.logs, clock=self.clock, log_dir=cfg.log_dir)
+        self.injector = injector
+        self._rid_rng = random.Random(cfg.seed) if self.clock.simulated else None
+        self._lock = threading.RLock()
+        self._closed = False
+        self._banner()
+        if self.injector is not None:
+            self.injector.on_startup(self)
+
+    # ------------------------------------------------------------------------------------------
+    def _banner(self) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            ver = version("ttsops")
+        except PackageNotFoundError:  # pragma: no cover
+            ver = "dev"
+        c = self.logs.console
+        c.info(f"ttsops engine {ver} starting (pid {os.getpid()})")
+        c.info(f"default backend: {self.config.default_backend}; speakers: {len(SPEAKERS)}; "
+               f"max text length: {self.config.max_text_length}; fault injection: "
+               f"{'on' if self.config.inject else 'off'}")
+        c.info(f"log directory: {self.config.log_dir}")
+
+    def backends(self) -> list[BackendStatus]:
+        return backend_statuses()
+
+    def speakers(self) -> list[Speaker]:
+        return list(SPEAKERS.values())
+
+    def new_request_id(self) -> str:
+        if self._rid_rng is not None:
+            return "req-" + "".join(self._rid_rng.choice("0123456789abcdef") for _ in range(12))
+        return "req-" + uuid.uuid4().hex[:12]
+
+    # ------------------------------------------------------------------------------------------
+    def synthesize(self, req: SynthRequest) -> SynthResult:
+        """Speak ``req``; raise :class:`InputError` / :class:`BackendError` after logging the error."""
+        if self._closed:
+            raise BackendError("engine is closed")
+        self.clock.request_gap()
+        rid = req.request_id or self.new_request_id()
+        backend_name = req.backend or self.config.default_backend
+        seed = self.config.seed if req.seed is None else req.seed
+        text = req.text if isinstance(req.text, str) else ""
+        fields: dict[str, Any] = {
+            "request_id": rid, "text_length": len(text), "speaker": req.speaker or "zh_female_1",
+            "emotion": req.emotion or "neutral", "duration_ratio": req.duration_ratio, "backend": backend_name,
+            "seed": seed, "ref_audio": req.ref_audio is not None,
+        }
+        log = self.logs.inference.bind(**fields)
+        log.bind(event="synthesis_start").info(
+            f"Synthesis started: {fields['text_length']} chars, speaker={fields['speaker']}, "
+            f"emotion={fields['emotion']}, backend={backend_name}")
+        elapsed = {"frontend": 0.0, "acoustic": 0.0, "resynthesis": 0.0, "write": 0.0}
+        stage = "frontend"
+        ctx: dict[str, Any] = {"request_id": rid, "request": req, "backend": backend_name}
+        t_all = time.perf_counter()
+        try:
+            with self._lock:
+                t0 = time.perf_counter()
+                if self.injector is not None:
+                    self.injector.before_request(ctx)
+                emotion = check_emotion(req.emotion)
+                ratio = check_duration_ratio(req.duration_ratio)
+                speaker = get_speaker(req.speaker)
+                try:
+                    segments = prepare(req.text, max_length=self.config.max_text_length)
+                except InputError as exc:
+                    if exc.message.startswith("Text preprocessing failed"):
+                        log.bind(event="text_rejected").error(exc.message)
+                    raise
+                target = None
+                if req.ref_audio is not None:
+                    from engine.refaudio import load_reference
+                    ref = load_reference(req.ref_audio, min_seconds=self.config.reference_min_seconds)
+                    for w in ref.warnings:
+                        log.bind(event="reference_warning", reference_seconds=round(ref.duration_s, 3)).warning(w)
+                    target = f0_stats(ref.audio, ref.sample_rate)
+                languages = sorted({s.language for s in segments}, key=["zh", "en"].index)
+                fields.update(speaker=speaker.name, emotion=emotion, duration_ratio=ratio,
+                              languages=languages, segments=len(segments))
+                elapsed["frontend"] = time.perf_counter() - t0
+
+                stage = "acoustic"
+                t0 = time.perf_counter()
+                backend = get_backend(backend_name)
+                if self.injector is not None:
+                    self.injector.before_acoustic(ctx)
+                sr = backend.sample_rate
+                style = EMOTION_STYLES[emotion]
+                pieces: list[np.ndarray] = []
+                prev_sentence = None
+                for seg in segments:
+                    voice = voice_for_emotion(speaker.voice(seg.language), emotion)
+                    y = _trim(np.asarray(backend.synthesize(seg.text, voice), dtype=np.float32), sr)
+                    if y.size == 0:
+                        continue
+                    if pieces:
+                        gap = SENTENCE_PAUSE_S if seg.sentence != prev_sentence else SWITCH_PAUSE_S
+                        pieces.append(np.zeros(int(gap * sr), dtype=np.float32))
+                    pieces.append(_fade_edges(y, sr))
+                    prev_sentence = seg.sentence
+                lead = np.zeros(int(0.05 * sr), dtype=np.float32)
+                audio = np.concatenate([lead, *pieces, lead]) if pieces else np.zeros(int(0.1 * sr), np.float32)
+                elapsed["acoustic"] = time.perf_counter() - t0
+
+                stage = "resynthesis"
+                t0 = time.perf_counter()
+                if ratio != 1.0 or style.needs_resynthesis or target is not None:
+                    audio = resynthesize(audio, sr, ratio=ratio, f0_range_scale=style.f0_range_scale,
+                                         f0_shift_semitones=style.f0_shift_semitones, target=target)
+                audio = apply_gain(audio, style.gain_db)
+                if self.injector is not None:
+                    audio = self.injector.after_synthesis(ctx, audio, sr)
+                audio = np.clip(np.nan_to_num(audio), -1.0, 1.0).astype(np.float32)
+                elapsed["resynthesis"] = time.perf_counter() - t0
+
+                stage = "write"
+                if req.output is not None:
+                    t0 = time.perf_counter()
+                    write_wav_atomic(req.output, audio, sr)
+                    elapsed["write"] = time.perf_counter() - t0
+        except Exception as exc:
+            total = time.perf_counter() - t_all
+            self._log_error(log, fields, exc, stage, elapsed, total, ctx)
+            if isinstance(exc, TtsopsError):
+                raise
+            raise BackendError(f"{type(exc).__name__}: {exc}".splitlines()[0], where=f"stage {stage}") from exc
+        total = time.perf_counter() - t_all
+        self.clock.spend(total + ctx.get("extra_seconds", 0.0))
+        duration = len(audio) / sr
+        fields.update({
+            "event": "synthesis_success", "sample_rate": sr, "audio_seconds": round(duration, 4),
+            "elapsed": {k: round(v, 5) for k, v in elapsed.items()}, "elapsed_total": round(total, 5),
+            "rtf": round(total / duration, 5) if duration > 0 else None,
+            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
+        })
+        if "gpu_mem_mb" in ctx:
+            fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]
+        if req.output is not None:
+            fields["output"] = str(req.output)
+        self.logs.inference.bind(**fields).info(
+            f"Synthesis succeeded: {duration:.2f}s audio in {total:.3f}s (rtf {fields['rtf']})")
+        if self.injector is not None:
+            self.injector.after_request(ctx, fields)
+        return SynthResult(audio, sr, rid, duration, dict(fields))
+
+    def _log_error(self, log: Any, fields: dict[str, Any], exc: BaseException, stage: str,
+                   elapsed: dict[str, float], total: float, ctx: dict[str, Any]) -> None:
+        self.clock.spend(total + ctx.get("extra_seconds", 0.0))
+        tb_text = ctx.get("traceback") or self.logs.traceback_text(exc)
+        error_type = ctx.get("error_type") or type(exc).__name__
+        message = exc.one_line() if isinstance(exc, TtsopsError) else str(exc).splitlines()[0] if str(exc) else ""
+        fields.update({
+            "event": "synthesis_error", "stage": stage, "error_type": error_type, "error_message": message,
+            "traceback": tb_text, "elapsed": {k: round(v, 5) for k, v in elapsed.items()},
+            "elapsed_total": round(total, 5), "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
+        })
+        if "gpu_mem_mb" in ctx:
+            fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]
+        self.logs.inference.bind(**fields).error(f"Synthesis failed: {error_type}: {message}")
+        # the console gets what a Python service prints: the traceback, line by line
+        if not isinstance(exc, InputError) or ctx.get("traceback"):
+            self.logs.raw_console(tb_text.rstrip(), level="ERROR")
+        if self.injector is not None:
+            self.injector.after_request(ctx, fields)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.logs.console.info("ttsops engine shutting down")
+        if self._owns_logs:
+            self.logs.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
