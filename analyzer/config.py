@@ -45,6 +45,8 @@ class AlertConfig:
         record after which an open incident is resolved.
     warmup_windows : windows seen before the window detector is fitted (KB matches alert at once).
     webhook_timeout, webhook_retries : per POST; retries back off exponentially (0.5 s, 1 s, ...).
+    webhook_format : ``"webhook"`` = the JSON Alertmanager POSTs to its webhook receivers (version 4,
+        with ``alerts`` inside); ``"api"`` = the list Alertmanager's own ``/api/v2/alerts`` accepts.
     trend_every : seconds between trend checks (memory slope, latency drift, error rate).
     """
 
@@ -54,9 +56,15 @@ class AlertConfig:
     webhook_timeout: float = 5.0
     webhook_retries: int = 3
     trend_every: float = 60.0
+    webhook_format: str = "webhook"
 
     def __post_init__(self) -> None:
+        if self.webhook_format not in ("webhook", "api"):
+            raise ConfigError(f"webhook_format={self.webhook_format!r} must be 'webhook' or 'api'",
+                              where="alerts.webhook_format")
         for f in dataclasses.fields(self):
+            if f.name == "webhook_format":
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, (int, float)) or v < 0:
                 raise ConfigError(f"{f.name}={v!r} must be a number >= 0", where=f"alerts.{f.name}")

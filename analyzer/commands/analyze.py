@@ -36,6 +36,8 @@ FORMATS = ("terminal", "json", "markdown", "html")
               help="--follow: append alerts as JSON lines to FILE.")
 @click.option("--webhook", default=None, metavar="URL", help="--follow: POST alerts (Alertmanager format) to URL.")
 @click.option("--max-seconds", type=float, default=None, help="--follow: stop after this many seconds.")
+@click.option("--resolve-after", type=float, default=None,
+              help="--follow: seconds without a related record before an incident is resolved. [default: 120]")
 @click.option("--from-start/--from-end", default=True, show_default=True,
               help="--follow: read existing content first, or only what is appended.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
@@ -43,7 +45,7 @@ FORMATS = ("terminal", "json", "markdown", "html")
 def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | None, baseline: tuple[str, ...],
             state_dir: str | None, sessions: str | None, log_format: str | None, config_path: str | None,
             kb_path: str | None, follow: bool, alerts_jsonl: str | None, webhook: str | None,
-            max_seconds: float | None, from_start: bool, no_progress: bool, color: bool | None) -> int:
+            max_seconds: float | None, resolve_after: float | None, from_start: bool, no_progress: bool, color: bool | None) -> int:
     """Find incidents and their root causes in log files, folders, globs or - (stdin).
 
     \b
@@ -65,10 +67,15 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
             raise InputError("--follow cannot read stdin", where="-", fix="give log files or folders")
         from analyzer.alerts import build_sinks, follow_logs
 
+        if resolve_after is not None:
+            import dataclasses
+
+            config.alerts = dataclasses.replace(config.alerts, resolve_after=resolve_after)
+
         sinks = build_sinks(terminal=True, jsonl=alerts_jsonl, webhook=webhook, config=config.alerts)
         return follow_logs(list(paths), config, sinks=sinks, max_seconds=max_seconds, from_start=from_start)
-    if alerts_jsonl or webhook or max_seconds is not None:
-        raise click.UsageError("--alerts-jsonl, --webhook and --max-seconds need --follow")
+    if alerts_jsonl or webhook or max_seconds is not None or resolve_after is not None:
+        raise click.UsageError("--alerts-jsonl, --webhook, --max-seconds and --resolve-after need --follow")
 
     from analyzer.pipeline import analyze as run_analysis
     from analyzer.report import render

@@ -1,0 +1,573 @@
+"""Live analysis: ``tts-analyze --follow`` tails log files, keeps the template miner and detectors
+warm, and raises alerts when an incident opens or closes (with its root cause) and on slow trends.
+
+Sinks: the terminal, a JSON-lines file (``--alerts-jsonl``), and an Alertmanager-compatible
+webhook (``--webhook URL``; POSTed with httpx, bounded timeout and retries with back-off).
+
+Alert JSON (one object a line in the JSON-lines file)::
+
+    {"status": "firing"|"resolved", "kind": "incident"|"trend", "id": "INC-001", "kb_id": "cuda_oom",
+     "title": "...", "severity": "critical", "start": ISO, "end": ISO|null, "count": 12,
+     "request_ids": [...], "evidence": [{"file","line","text"}], "fix": "...", "message": "..."}
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Protocol
+
+from analyzer.config import AlertConfig, AnalyzeConfig
+from analyzer.incidents import Episode
+
+__all__ = ["Alert", "AlertSink", "TerminalSink", "JsonlSink", "WebhookSink", "build_sinks", "LiveTracker",
+           "FileTailer", "follow_logs", "alertmanager_payload"]
+
+UTC = timezone.utc
+_ROTATED = re.compile(r"\.\d+$|\.gz$|\.bz2$|\.xz$|\.zip$")
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Alert:
+    status: str                      # firing | resolved
+    kind: str                        # incident | trend
+    id: str
+    kb_id: str
+    title: str
+    severity: str
+    start: datetime
+    end: datetime | None = None
+    count: int = 0
+    request_ids: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    fix: str = ""
+    message: str = ""
+    symptoms: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "kind": self.kind, "id": self.id, "kb_id": self.kb_id, "title": self.title,
+                "severity": self.severity, "start": _iso(self.start), "end": _iso(self.end), "count": self.count,
+                "request_ids": self.request_ids, "evidence": self.evidence, "fix": self.fix,
+                "message": self.message, "symptoms": self.symptoms, "sent_at": _iso(datetime.now(UTC))}
+
+
+class AlertSink(Protocol):
+    def send(self, alert: Alert) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TerminalSink:
+    """One line an alert on stdout (rich colours when it is a terminal)."""
+
+    def __init__(self, console: Any = None):
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False)
+
+    def send(self, alert: Alert) -> None:
+        from rich.text import Text
+
+        style = {"critical": "bold white on red", "high": "bold red", "medium": "bold yellow"}.get(alert.severity, "cyan")
+        t = Text()
+        t.append(f"[{datetime.now(UTC).strftime('%H:%M:%S')}] ")
+        t.append(alert.status.upper(), style="bold red" if alert.status == "firing" else "bold green")
+        t.append(" ")
+        t.append(f" {alert.severity.upper()} ", style=style)
+        t.append(f" {alert.id} {alert.kb_id} — {alert.title}")
+        if alert.status == "firing" and alert.evidence:
+            ev = alert.evidence[0]
+            t.append(f"\n    {os.path.basename(ev['file'])}:{ev['line']}  {ev['text'][:160]}", style="dim")
+        if alert.status == "firing" and alert.fix:
+            t.append(f"\n    fix: {alert.fix[:200]}", style="green")
+        if alert.status == "resolved":
+            t.append(f"  ({alert.count} records"
+                     + (", symptoms: " + ", ".join(f"{k}×{v}" for k, v in alert.symptoms.items()) if alert.symptoms else "")
+                     + ")")
+        if alert.kind == "trend":
+            t.append(f"\n    {alert.message}", style="dim")
+        self.console.print(t)
+
+    def close(self) -> None:
+        pass
+
+
+class JsonlSink:
+    """Appends one JSON object a line; flushed after each alert."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.fh = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            from ttsops.errors import InputError
+
+            raise InputError(f"cannot open alerts file: {exc.strerror or exc}", where=str(path)) from exc
+
+    def send(self, alert: Alert) -> None:
+        self.fh.write(json.dumps(alert.to_dict(), ensure_ascii=False) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+def alertmanager_payload(alert: Alert, fmt: str = "webhook") -> Any:
+    """The alert in Alertmanager's shape: ``"webhook"`` = the version-4 webhook body a receiver gets,
+    ``"api"`` = the list ``POST /api/v2/alerts`` accepts."""
+    labels = {"alertname": "TTSOpsIncident" if alert.kind == "incident" else "TTSOpsTrend",
+              "severity": alert.severity, "kb_id": alert.kb_id, "incident": alert.id, "service": "ttsops"}
+    ev = "; ".join(f"{os.path.basename(e['file'])}:{e['line']} {e['text']}" for e in alert.evidence[:3])
+    annotations = {"summary": alert.title, "description": alert.message or alert.title, "fix": alert.fix,
+                   "evidence": ev, "request_ids": ", ".join(alert.request_ids[:10])}
+    ends = _iso(alert.end) if alert.status == "resolved" and alert.end else "0001-01-01T00:00:00Z"
+    item = {"labels": labels, "annotations": annotations, "startsAt": _iso(alert.start), "endsAt": ends,
+            "generatorURL": ""}
+    if fmt == "api":
+        return [item]
+    import hashlib
+
+    fp = hashlib.sha1(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+    return {"version": "4", "groupKey": f'{{}}:{{alertname="{labels["alertname"]}"}}', "truncatedAlerts": 0,
+            "status": alert.status, "receiver": "tts-analyze", "groupLabels": {"alertname": labels["alertname"]},
+            "commonLabels": labels, "commonAnnotations": annotations, "externalURL": "",
+            "alerts": [{"status": alert.status, **item, "fingerprint": fp}]}
+
+
+class WebhookSink:
+    """POSTs each alert to ``url`` (Alertmanager JSON). Failures are reported on stderr, never raised;
+    5xx and connection errors are retried ``retries`` times with exponential back-off."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, fmt: str = "webhook",
+                 backoff: float = 0.5):
+        import httpx
+
+        if not re.match(r"^https?://", url):
+            from ttsops.errors import InputError
+
+            raise InputError(f"webhook URL {url!r} is not http(s)", where="--webhook", fix="e.g. http://127.0.0.1:9093/")
+        self.url = url
+        self.retries = int(retries)
+        self.fmt = fmt
+        self.backoff = backoff
+        self.client = httpx.Client(timeout=timeout)
+        self.sent = 0
+        self.failed = 0
+
+    def send(self, alert: Alert) -> None:
+        import httpx
+
+        body = alertmanager_payload(alert, self.fmt)
+        for attempt in range(self.retries + 1):
+            try:
+                r = self.client.post(self.url, json=body)
+                if r.status_code < 300:
+                    self.sent += 1
+                    return
+                if r.status_code < 500 and r.status_code != 429:
+                    print(f"webhook: {self.url} answered {r.status_code}; alert {alert.id} dropped", file=sys.stderr)
+                    self.failed += 1
+                    return
+                err = f"HTTP {r.status_code}"
+            except httpx.HTTPError as exc:
+                err = f"{type(exc).__name__}: {exc}"
+            if attempt < self.retries:
+                time.sleep(self.backoff * (2 ** attempt))
+        self.failed += 1
+        print(f"webhook: {self.url} failed after {self.retries + 1} tries ({err}); alert {alert.id} dropped",
+              file=sys.stderr)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def build_sinks(*, terminal: bool = True, jsonl: str | None = None, webhook: str | None = None,
+                config: AlertConfig | None = None) -> list[Any]:
+    cfg = config or AlertConfig()
+    sinks: list[Any] = []
+    if terminal:
+        sinks.append(TerminalSink())
+    if jsonl:
+        sinks.append(JsonlSink(jsonl))
+    if webhook:
+        sinks.append(WebhookSink(webhook, timeout=cfg.webhook_timeout, retries=int(cfg.webhook_retries),
+                                 fmt=cfg.webhook_format))
+    return sinks
+
+
+# ----------------------------------------------------------------------------------------------
+# tailing
+class FileTailer:
+    """Tails the log files under ``paths`` (re-expanded each poll, so new files are picked up),
+    surviving rotation (inode change or truncation: the old handle is drained, the new file read
+    from its start). Rotated siblings (``.1``, ``.gz``) are not followed.
+
+    :meth:`poll` returns the complete new lines as ``(file, line_no, text)``.
+    """
+
+    def __init__(self, paths: Iterable[str], *, from_start: bool = True):
+        self.paths = list(paths)
+        self.from_start = from_start
+        self.files: dict[str, dict[str, Any]] = {}
+        self._first = True
+
+    def _expand(self) -> list[str]:
+        out: list[str] = []
+        for p in self.paths:
+            if os.path.isdir(p):
+                for root, _dirs, names in os.walk(p):
+                    for n in sorted(names):
+                        if not _ROTATED.search(n) and n.rsplit(".", 1)[-1] in ("log", "jsonl", "txt", "json", "out", "err"):
+                            out.append(os.path.join(root, n))
+            elif os.path.isfile(p):
+                out.append(p)
+            else:
+                import glob
+
+                out.extend(f for f in sorted(glob.glob(p)) if os.path.isfile(f) and not _ROTATED.search(f))
+        return out
+
+    def _open(self, path: str, at_end: bool) -> dict[str, Any] | None:
+        try:
+            fh = open(path, "rb")
+            st = os.fstat(fh.fileno())
+        except OSError:
+            return None
+        if at_end:
+            fh.seek(0, os.SEEK_END)
+        return {"fh": fh, "ino": st.st_ino, "buf": b"", "line": 0 if not at_end else -1}
+
+    def _read(self, path: str, st: dict[str, Any], out: list[tuple[str, int, str]]) -> None:
+        data = st["fh"].read()
+        if not data:
+            return
+        buf = st["buf"] + data
+        parts = buf.split(b"\n")
+        st["buf"] = parts.pop()
+        for raw in parts:
+            if st["line"] >= 0:
+                st["line"] += 1
+            out.append((path, max(st["line"], 0), raw.decode("utf-8", "replace").rstrip("\r")))
+
+    def poll(self) -> list[tuple[str, int, str]]:
+        out: list[tuple[str, int, str]] = []
+        for path in self._expand():
+            st = self.files.get(path)
+            if st is None:
+                st = self._open(path, at_end=self._first and not self.from_start)
+                if st is None:
+                    continue
+                self.files[path] = st
+            else:
+                try:
+                    cur = os.stat(path)
+                except OSError:
+                    continue
+                if cur.st_ino != st["ino"] or cur.st_size < st["fh"].tell():
+                    self._read(path, st, out)          # drain what the old file still had
+                    st["fh"].close()
+                    new = self._open(path, at_end=False)
+                    if new is None:
+                        continue
+                    self.files[path] = st = new
+            self._read(path, st, out)
+        self._first = False
+        return out
+
+    def close(self) -> None:
+        for st in self.files.values():
+            st["fh"].close()
+
+
+class _RecordAssembler:
+    """Lines -> Records with analyzer.io's line parser (continuation lines join their record)."""
+
+    def __init__(self, log_format: str | None = None):
+        from analyzer.io import LineParser
+
+        self.parser = LineParser(log_format)
+        self.pending: dict[str, Any] = {}
+        self.extra: dict[str, list[str]] = {}
+        self.last_time: dict[str, datetime | None] = {}
+
+    def feed(self, path: str, n: int, text: str) -> Iterator[Any]:
+        from analyzer.records import Record
+
+        if not text.strip():
+            return
+        kind, val = self.parser.parse(text, path, n)
+        if kind == "bad":
+            return
+        if kind == "cont" and path in self.pending:
+            self.extra.setdefault(path, []).append(text)
+            return
+        if kind in ("cont", "plain"):
+            val = Record(None, None, text, path, n, {}, text)
+        if path in self.pending:
+            yield self._finish(path)
+        if val.time is None:
+            val.time = self.last_time.get(path)
+        else:
+            self.last_time[path] = val.time
+        self.pending[path] = val
+
+    def _finish(self, path: str) -> Any:
+        rec = self.pending.pop(path)
+        extra = self.extra.pop(path, None)
+        if extra:
+            joined = "\n".join(extra)
+            rec.raw = rec.raw + "\n" + joined
+            i = joined.find("Traceback (most recent call last)")
+            if i >= 0 and rec.traceback is None:
+                rec.traceback = joined[i:]
+        return rec
+
+    def flush(self) -> list[Any]:
+        return [self._finish(p) for p in list(self.pending)]
+
+
+# ----------------------------------------------------------------------------------------------
+# live incidents
+@dataclass
+class _Live:
+    id: str
+    root: Episode
+    kb_id: str
+    title: str
+    severity: str
+    fix: str
+    start: datetime
+    last: datetime
+    last_wall: float
+    count: int = 0
+    symptoms: dict[str, int] = field(default_factory=dict)
+    request_ids: list[str] = field(default_factory=list)
+
+
+class LiveTracker:
+    """Incident state machine over a warm :class:`analyzer.pipeline.Analyzer`.
+
+    ``feed(record)`` -> alerts (an incident opens at its first KB-cause or unrecognised error hit;
+    later hits that follow from it join silently); ``tick()`` -> alerts (window detector, trends,
+    and incidents resolved after ``resolve_after`` seconds without a related record, in log time or
+    in wall time when the logs go quiet).
+    """
+
+    def __init__(self, config: AnalyzeConfig | None = None, *, analyzer: Any = None):
+        from analyzer.pipeline import Analyzer
+
+        self.config = config or AnalyzeConfig()
+        self.an = analyzer or Analyzer(self.config)
+        self.acfg = self.config.alerts
+        self.open: list[_Live] = []
+        self.n = 0
+        self.opened_total = 0
+        self.log_now: datetime | None = None
+        self._last_window_key: int | None = None
+        self._trend_seen: set[tuple[str, str]] = set()
+        self._last_trend = 0.0
+        self._anomaly_live: _Live | None = None
+        self._window_dirty = False
+
+    def _new_id(self) -> str:
+        self.n += 1
+        return f"INC-{self.n:03d}"
+
+    def _alert(self, live: _Live, status: str) -> Alert:
+        ev = [e.to_dict() for e in live.root.evidence[:3]]
+        msg = (f"{live.title}: {live.count} records since {_iso(live.start)}" if status == "firing"
+               else f"{live.title}: resolved after {live.count} records")
+        return Alert(status=status, kind="incident", id=live.id, kb_id=live.kb_id, title=live.title,
+                     severity=live.severity, start=live.start, end=live.last if status == "resolved" else None,
+                     count=live.count, request_ids=list(live.request_ids[:10]), evidence=ev, fix=live.fix,
+                     message=msg, symptoms=dict(live.symptoms))
+
+    def feed(self, rec: Any) -> list[Alert]:
+        if rec.time is not None and (self.log_now is None or rec.time > self.log_now):
+            self.log_now = rec.time
+        ep = self.an.feed(rec)
+        alerts: list[Alert] = []
+        if self.log_now is not None:
+            key = int(self.log_now.timestamp() // self.config.window_seconds)
+            if self._last_window_key is not None and key != self._last_window_key:
+                self._window_dirty = True   # evaluated once per tick, not per record
+            self._last_window_key = key
+        if ep is None:
+            return alerts
+        t = rec.time or self.log_now or datetime.now(UTC)
+        wall = time.monotonic()
+        rid = (rec.fields or {}).get("request_id")
+        for live in reversed(self.open):
+            related = (ep.key == live.root.key
+                       or (ep.kb is not None and live.kb_id in ep.kb.follows)
+                       or (ep.kb is None and live.root.kb is not None))
+            if related:
+                live.count += 1
+                live.last = max(live.last, t)
+                live.last_wall = wall
+                if ep.key != live.root.key:
+                    k = ep.kb.id if ep.kb else "unrecognised"
+                    live.symptoms[k] = live.symptoms.get(k, 0) + 1
+                if rid is not None and len(live.request_ids) < 20 and str(rid) not in live.request_ids:
+                    live.request_ids.append(str(rid))
+                return alerts
+        if ep.key.startswith("warn:"):
+            return alerts
+        kb = ep.kb or self.an.kb.unrecognised
+        title = kb.title if ep.kb else f"Unrecognised error: {(ep.template or rec.message)[:100]}"
+        live = _Live(id=self._new_id(), root=ep, kb_id=kb.id, title=title, severity=kb.severity, fix=kb.fix,
+                     start=t, last=t, last_wall=wall, count=1,
+                     request_ids=[str(rid)] if rid is not None else [])
+        self.open.append(live)
+        self.opened_total += 1
+        alerts.append(self._alert(live, "firing"))
+        return alerts
+
+    def _window_closed(self) -> list[Alert]:
+        alerts: list[Alert] = []
+        frame = self.an.windows.frame()
+        if len(frame) < max(int(self.acfg.warmup_windows), 2) + 2:
+            return alerts
+        try:
+            from analyzer.detect import WindowDetector
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # the last row is the window in progress; the one before it just closed
+                hist, last = frame.iloc[:-2], frame.iloc[-2:-1]
+                det = WindowDetector(**self.config.detect).fit(hist)
+                ex = det.explain(last)
+        except Exception as exc:  # the live loop never dies on a detector problem
+            print(f"follow: window detector skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return alerts
+        anomalous = bool(ex["anomalous"].iloc[-1])
+        t = last.index[-1].to_pydatetime()
+        if anomalous and not self.open and self._anomaly_live is None:
+            ep = Episode(key="window", kb=None, template_id=None, template=None, start=t, end=t)
+            reasons = ex["reasons"].iloc[-1]
+            live = _Live(id=self._new_id(), root=ep, kb_id="unrecognised",
+                         title=f"Anomalous window ({reasons or 'score'})", severity="low",
+                         fix=self.an.kb.unrecognised.fix, start=t, last=t, last_wall=time.monotonic(), count=1)
+            self._anomaly_live = live
+            self.open.append(live)
+            self.opened_total += 1
+            alerts.append(self._alert(live, "firing"))
+        alerts += self._trends(frame)
+        return alerts
+
+    def _trends(self, frame: Any) -> list[Alert]:
+        now = time.monotonic()
+        if now - self._last_trend < self.acfg.trend_every and self._last_trend:
+            return []
+        self._last_trend = now
+        try:
+            from analyzer.trends import detect_trends
+
+            found = detect_trends(frame)
+        except Exception as exc:
+            print(f"follow: trends skipped ({type(exc).__name__}: {exc})", file=sys.stderr)
+            return []
+        out = []
+        for f in found:
+            key = (f.kind, str(f.start))
+            if key in self._trend_seen:
+                continue
+            self._trend_seen.add(key)
+            out.append(trend_alert(f))
+        return out
+
+    def tick(self) -> list[Alert]:
+        """Window detector and trends (when a window closed), then resolve quiet incidents."""
+        alerts: list[Alert] = []
+        if self._window_dirty:
+            self._window_dirty = False
+            alerts += self._window_closed()
+        wall = time.monotonic()
+        after = self.acfg.resolve_after
+        keep = []
+        for live in self.open:
+            quiet_log = self.log_now is not None and (self.log_now - live.last).total_seconds() > after
+            quiet_wall = wall - live.last_wall > after
+            if quiet_log or quiet_wall:
+                alerts.append(self._alert(live, "resolved"))
+                if live is self._anomaly_live:
+                    self._anomaly_live = None
+            else:
+                keep.append(live)
+        self.open = keep
+        return alerts
+
+
+def trend_alert(f: Any) -> Alert:
+    start = f.start.to_pydatetime() if hasattr(f.start, "to_pydatetime") else f.start
+    end = f.end.to_pydatetime() if hasattr(f.end, "to_pydatetime") else f.end
+    titles = {"memory_growth": "Memory rising", "latency_drift": "Latency drift", "error_rate": "Error rate rising"}
+    return Alert(status="firing", kind="trend", id=f"TREND-{f.kind}", kb_id=f.kind,
+                 title=titles.get(f.kind, f.kind), severity="medium", start=start, end=end, count=0,
+                 message=f.message, fix="See the trend's evidence; compare with the last deploy or load change.")
+
+
+def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks: list[Any] | None = None,
+                max_seconds: float | None = None, from_start: bool = True) -> int:
+    """Tail ``paths`` and alert until interrupted or ``max_seconds``. Exit code: 1 if any incident
+    alert fired, else 0."""
+    config = config or AnalyzeConfig()
+    sinks = sinks if sinks is not None else build_sinks(config=config.alerts)
+    tracker = LiveTracker(config)
+    tailer = FileTailer(paths, from_start=from_start)
+    asm = _RecordAssembler(config.log_format)
+    if not tailer._expand():
+        from ttsops.errors import InputError
+
+        raise InputError("nothing to follow", where=", ".join(paths)[:200], fix="give log files or folders")
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
+    interval = max(float(config.alerts.poll_interval), 0.05)
+
+    def emit(alerts: list[Alert]) -> None:
+        for a in alerts:
+            for s in sinks:
+                try:
+                    s.send(a)
+                except Exception as exc:  # one broken sink never stops the others
+                    print(f"alert sink {type(s).__name__} failed: {exc}", file=sys.stderr)
+
+    try:
+        while True:
+            lines = tailer.poll()
+            for path, n, text in lines:
+                for rec in asm.feed(path, n, text):
+                    emit(tracker.feed(rec))
+            if not lines:
+                for rec in asm.flush():   # a quiet poll: the pending records are complete
+                    emit(tracker.feed(rec))
+            emit(tracker.tick())
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            time.sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for rec in asm.flush():
+            emit(tracker.feed(rec))
+        tailer.close()
+        for s in sinks:
+            try:
+                s.close()
+            except Exception:
+                pass
+        if config.state_dir is not None:
+            try:
+                tracker.an.miner.save()
+            except Exception as exc:
+                print(f"follow: template state not saved ({exc})", file=sys.stderr)
+    return 1 if tracker.opened_total else 0
