@@ -42,13 +42,11 @@ KNOWN_GOOD_PYTHON = ">=3.10,<3.14"
 #: extra pins learned from the seeds' incidents, on top of the project's own requirements
 KNOWN_GOOD_EXTRA = {
     "numpy": ">=1.26,<3",            # 2.x needs extensions built against NumPy 2 (ABI break)
-    "setuptools": "<81",            # pkg_resources (imported by pyworld) was removed in setuptools 81
 }
 #: files eSpeak NG needs before espeak_Initialize may be called (it exit(1)s otherwise)
 ESPEAK_REQUIRED_DATA = ("phontab", "phonindex", "phondata", "intonations", "cmn_dict", "en_dict")
 #: where the Sambert-HifiGAN weights are looked for (first set wins)
-SAMBERT_ENV = ("TTSOPS_SAMBERT_DIR", "SAMBERT_MODEL_DIR")
-SAMBERT_MODEL_ID = "damo/speech_sambert-hifigan_tts_zh-cn_16k"
+SAMBERT_ENV = ("TTSOPS_SAMBERT_DIR",)
 #: modules with compiled code that link against numpy, imported by the probe
 ABI_MODULES = ("scipy.signal", "pandas", "sklearn", "soundfile", "pyworld", "pesq", "onnxruntime", "torch")
 NUMPY_ABI_MARKERS = ("compiled using NumPy 1.x", "numpy.dtype size changed", "binary incompatibility",
@@ -201,8 +199,6 @@ def check_packages(requirements: list[tuple[str, str, bool]] | None = None,
     if bad or missing_core:
         ev = "; ".join(bad + [f"{m} not installed" for m in missing_core])
         fix = "reinstall the known-good set: `.venv/bin/pip install -e '.[neural,dev]'`"
-        if any(b.startswith("setuptools") for b in bad):
-            fix += "; for pkg_resources: `pip install 'setuptools<81'`"
         return Check("packages", FAIL, ev, fix, data)
     if missing_opt:
         return Check("packages", WARN, f"{len(seen)} packages match; optional not installed: "
@@ -214,26 +210,30 @@ def check_numpy_abi(probe: dict[str, Any]) -> Check:
     """Compiled extensions that fail to import against the installed numpy (ABI) or at all."""
     if probe.get("error"):
         return Check("numpy_abi", FAIL, probe["error"], "run `python -c 'import numpy, scipy, torch'` to see why")
-    abi, broken, missing = [], [], []
+    abi, broken, missing, shimmed = [], [], [], []
     for name, rec in probe.get("modules", {}).items():
         text = " ".join([rec.get("error") or "", rec.get("stderr") or "", *rec.get("warnings", [])])
         if any(m in text for m in NUMPY_ABI_MARKERS):
             abi.append(f"{name}: {(rec.get('error') or text).strip()[:160]}")
+        elif not rec.get("ok") and "pkg_resources" in (rec.get("error") or ""):
+            shimmed.append(name)   # setuptools >= 81 dropped pkg_resources; quality._deps shims it
         elif not rec.get("ok"):
             (missing if rec.get("missing") else broken).append(f"{name}: {rec.get('error')}")
     np_v = probe.get("numpy", "?")
-    data = {"numpy": np_v, "abi": abi, "broken": broken, "missing": missing}
+    data = {"numpy": np_v, "abi": abi, "broken": broken, "missing": missing, "pkg_resources": shimmed}
     if abi:
         return Check("numpy_abi", FAIL, f"numpy {np_v}; built against another numpy ABI: " + "; ".join(abi),
                      "reinstall the extension for this numpy (`pip install --force-reinstall --no-cache-dir "
                      "<pkg>`) or pin `numpy<2` if it has no NumPy 2 wheel", data)
     if broken:
-        fix = "reinstall the failing package"
-        if any("pkg_resources" in b for b in broken):
-            fix = "`pip install 'setuptools<81'` (pkg_resources was removed in setuptools 81; pyworld imports it)"
-        return Check("numpy_abi", FAIL, f"numpy {np_v}; import failed: " + "; ".join(broken), fix, data)
+        return Check("numpy_abi", FAIL, f"numpy {np_v}; import failed: " + "; ".join(broken),
+                     "reinstall the failing package (`pip install --force-reinstall <pkg>`)", data)
     ok = [n for n, r in probe.get("modules", {}).items() if r.get("ok")]
     ev = f"numpy {np_v}; {len(ok)} compiled modules import cleanly"
+    if shimmed:
+        return Check("numpy_abi", WARN, ev + f"; {', '.join(shimmed)} needs pkg_resources, which setuptools "
+                     ">= 81 no longer ships (the toolkit installs a stand-in, quality._deps)",
+                     "nothing for this toolkit; for other code using it: `pip install 'setuptools<81'`", data)
     if missing:
         return Check("numpy_abi", WARN, ev + "; not installed: " + ", ".join(m.split(":")[0] for m in missing),
                      "install the optional extras if you need them", data)
@@ -373,36 +373,25 @@ def check_modelscope(versions: Callable[[str], str | None] = _installed_version)
     return Check("modelscope", PASS, f"modelscope {v} installed (pipelines load lazily)")
 
 
-def _sambert_dir(env: dict[str, str] | None = None) -> tuple[Path | None, str]:
-    env = dict(os.environ if env is None else env)
-    for name in SAMBERT_ENV:
-        if env.get(name):
-            return Path(env[name]).expanduser(), f"${name}"
-    cache = env.get("MODELSCOPE_CACHE") or str(Path.home() / ".cache" / "modelscope" / "hub")
-    base = Path(cache).expanduser()
-    for cand in (base / SAMBERT_MODEL_ID, base / "models" / SAMBERT_MODEL_ID, base / "hub" / SAMBERT_MODEL_ID):
-        if cand.exists():
-            return cand, "ModelScope cache"
-    return None, f"not configured (set {SAMBERT_ENV[0]}) and not in the ModelScope cache {base}"
+def check_sambert_weights(path: Path | None = None) -> Check:
+    """The Sambert-HifiGAN model directory (optional; no network at run time: weights must be local).
 
-
-def check_sambert_weights(path: Path | None = None, env: dict[str, str] | None = None) -> Check:
-    """The Sambert-HifiGAN model directory (optional: no network at run time, weights must be local)."""
-    where = "argument"
-    if path is None:
-        path, where = _sambert_dir(env)
-    if path is None:
-        return Check("sambert_weights", WARN, f"Sambert-HifiGAN weights {where}",
-                     f"download {SAMBERT_MODEL_ID} once on a connected machine and set {SAMBERT_ENV[0]}=DIR; "
-                     "the eSpeak default voice does not need it")
-    if not path.is_dir():
-        return Check("sambert_weights", FAIL, f"{path} (from {where}) does not exist",
-                     f"point {SAMBERT_ENV[0]} at the downloaded model directory")
-    names = {p.name for p in path.iterdir()}
-    if "configuration.json" not in names:
-        return Check("sambert_weights", FAIL, f"{path} (from {where}) has no configuration.json: not a "
-                     "ModelScope model directory", "re-download the model (snapshot_download)")
-    return Check("sambert_weights", PASS, f"{path} (from {where}): {len(names)} entries incl. configuration.json")
+    Looks where the back-end looks (``engine.backends.modelscope.candidate_dirs``: ``$TTSOPS_SAMBERT_DIR``,
+    then the ModelScope cache)."""
+    from engine.backends import modelscope as ms
+    env_dir = os.environ.get(SAMBERT_ENV[0])
+    tried = [path] if path is not None else ms.candidate_dirs()
+    for folder in tried:
+        if folder.is_dir() and ms._complete(folder):
+            n = sum(1 for _ in folder.iterdir())
+            return Check("sambert_weights", PASS, f"{ms.MODEL_ID} at {folder} ({n} entries incl. configuration.json)")
+    explicit = path if path is not None else (Path(env_dir) if env_dir else None)
+    if explicit is not None:
+        why = "does not exist" if not explicit.is_dir() else "is incomplete (no configuration.json or weights)"
+        return Check("sambert_weights", FAIL, f"{explicit} {why}",
+                     f"point {SAMBERT_ENV[0]} at a complete download of {ms.MODEL_ID}")
+    return Check("sambert_weights", WARN, "Sambert-HifiGAN weights not found (looked in: "
+                 + ", ".join(str(p) for p in tried) + ")", ms.FIX + "; the eSpeak default voice does not need it")
 
 
 def check_kokoro_parts(find_spec: Callable[[str], Any] = importlib.util.find_spec, parts: int = 4) -> Check:
