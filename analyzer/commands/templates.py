@@ -1,0 +1,182 @@
+"""`tts-analyze templates PATH... [--log-format FMT] [--state DIR] [--format csv|table|json]`.
+
+``--format csv`` prints one row a log record, ``LineId,EventId,EventTemplate`` (the logparser
+benchmark's structured-CSV columns, so results compare directly with published ground truth):
+``LineId`` counts records from 1 across the inputs, in input order (files in the order given,
+folders sorted); ``EventId`` is ``E<template id>``. ``--format table`` (default) prints templates
+with their counts. Ids are final: every merge and split is decided on all the input first.
+"""
+from __future__ import annotations
+
+import sys
+from array import array
+from typing import Iterator
+
+import click
+
+from ttsops.errors import InputError
+
+__all__ = ["templates", "mine_paths", "MiningResult"]
+
+
+class MiningResult:
+    """Per-record final template ids (compact array) + the miner + the read stats."""
+
+    def __init__(self, ids: array, miner, stats) -> None:  # noqa: ANN001
+        self.ids = ids
+        self.miner = miner
+        self.stats = stats
+
+    def rows(self) -> Iterator[tuple[int, int, str]]:
+        tmpl = self.miner.templates()
+        for i, tid in enumerate(self.ids, 1):
+            yield i, tid, tmpl[tid]
+
+
+def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
+    """Messages in input order. With a log format: a fast path straight from the raw lines (no
+    Record objects, no time parsing); otherwise the general reader (JSON, prefixes, tracebacks)."""
+    from analyzer.io import LineParser, _decode, expand_paths, iter_raw_lines, read_records
+
+    if not log_format:
+        for rec in read_records(paths, stats=stats, merge=False, parse_times=False):
+            yield rec.message
+        return
+    parser = LineParser(log_format, parse_times=False)
+    match = parser.fmt_re.match
+    files = expand_paths(paths, stats)
+    if not files:
+        raise InputError("nothing to read (" + ("; ".join(stats.warnings[:3]) or "no log files") + ")",
+                         where=", ".join(map(str, paths))[:200])
+    for f in files:
+        name = "<stdin>" if f == "-" else f
+        for n, raw in iter_raw_lines(f, stats, name):
+            stats.lines += 1
+            try:
+                text = raw.decode("utf-8")
+                if "\x00" in text:
+                    raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL")
+            except UnicodeDecodeError:
+                text = _decode(raw, name, n, stats)
+                if text is None:
+                    continue
+            m = match(text)
+            if m is None:
+                if text.strip():
+                    stats.bad(name, n, "line does not match the log format", text)
+                continue
+            stats.records += 1
+            yield m.group("Content")
+
+
+def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=None) -> MiningResult:  # noqa: ANN001
+    """Mine every record under ``paths``; returns final ids (merges/splits decided on everything)."""
+    from analyzer.io import ReadStats
+    from analyzer.templates import TemplateConfig, TemplateMiner
+
+    stats = stats if stats is not None else ReadStats()
+    miner = TemplateMiner(config or TemplateConfig(), state_dir=state_dir)
+    mask = miner.masker.mask
+    add = miner.add_masked_cluster
+    seen: dict[str, int] = {}          # distinct masked message -> index
+    clusters = array("q")
+    masked_list: list[str] = []
+    idx = array("i")
+    memo: dict[str, int] = {}          # raw message -> distinct index (repeats skip masking too)
+    memo_cap = 200_000
+    for msg in iter_messages(paths, log_format=log_format, stats=stats):
+        j = memo.get(msg)
+        if j is None:
+            masked = mask(msg)
+            j = seen.get(masked)
+            if j is None:
+                j = len(masked_list)
+                seen[masked] = j
+                masked_list.append(masked)
+                clusters.append(add(masked)[1])
+            if len(memo) < memo_cap:
+                memo[msg] = j
+        idx.append(j)
+    final = array("i", (miner.resolve(m, c) for m, c in zip(masked_list, clusters)))
+    ids = array("i", (final[j] for j in idx))
+    if state_dir is not None:
+        miner.save()
+    return MiningResult(ids, miner, stats)
+
+
+@click.command("templates")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--log-format", "log_format", default=None, metavar="FMT",
+              help="logparser header format, e.g. '<Date> <Time> <Level> <Content>' (default: auto-detect "
+                   "JSON / timestamp+level prefixes).")
+@click.option("--state", "state_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for the template state: ids stay stable between runs.")
+@click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
+              help="TOML file with a [templates] table (TemplateConfig fields).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--top", default=50, show_default=True, help="Templates shown by --format table.")
+def templates(paths: tuple[str, ...], log_format: str | None, state_dir: str | None, config_path: str | None,
+              fmt: str, top: int) -> int:
+    """Mine log templates (Drain3 + masking); print per-line CSV or a template summary.
+
+    \b
+    --format csv prints LineId,EventId,EventTemplate (logparser structured-CSV columns).
+    Exit codes: 0 ok, 2 usage error or unreadable input.
+    """
+    from analyzer.io import ReadStats
+    from analyzer.templates import TemplateConfig
+
+    config = TemplateConfig.from_toml(config_path) if config_path else TemplateConfig()
+    stats = ReadStats()
+    res = mine_paths(list(paths), log_format=log_format, state_dir=state_dir, config=config, stats=stats)
+    if not stats.files:
+        raise InputError("no input could be read (" + "; ".join(stats.warnings[:3]) + ")",
+                         where=", ".join(paths)[:200])
+    for w in stats.warnings[:20]:
+        click.echo(f"warning: {w}", err=True)
+    if stats.bad_line_count:
+        click.echo(f"warning: {stats.bad_line_count} bad line(s); first: " + "; ".join(
+            f"{b.file}:{b.line} {b.reason}" for b in stats.bad_lines[:3]), err=True)
+    if res.miner.state_warning:
+        click.echo(f"warning: {res.miner.state_warning}", err=True)
+    tmpl = res.miner.templates()
+    if fmt == "csv":
+        out = sys.stdout
+        out.write("LineId,EventId,EventTemplate\n")
+        quoted: dict[int, str] = {}
+        for tid, t in tmpl.items():
+            if any(c in t for c in ',"\n\r'):
+                t = '"' + t.replace('"', '""') + '"'
+            quoted[tid] = f",E{tid},{t}\n"
+        write = out.write
+        buf: list[str] = []
+        for i, tid in enumerate(res.ids, 1):
+            buf.append(f"{i}{quoted[tid]}")
+            if len(buf) >= 8192:
+                write("".join(buf))
+                buf.clear()
+        write("".join(buf))
+        out.flush()
+        return 0
+    from collections import Counter
+
+    counts = Counter(res.ids)
+    if fmt == "json":
+        import json
+        click.echo(json.dumps({"lines": stats.lines, "records": stats.records, "bad_lines": stats.bad_line_count,
+                               "templates": [{"id": tid, "count": counts[tid], "template": tmpl[tid]}
+                                             for tid, _ in counts.most_common()]}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(counts)} templates in {stats.records} records ({stats.lines} lines, "
+                        f"{stats.bad_line_count} bad)")
+    table.add_column("EventId", justify="right")
+    table.add_column("Count", justify="right")
+    table.add_column("Template", overflow="fold")
+    for tid, c in counts.most_common(top):
+        table.add_row(f"E{tid}", str(c), tmpl[tid])
+    Console().print(table)
+    return 0
+
