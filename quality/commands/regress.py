@@ -1,0 +1,82 @@
+"""`tts-quality regress --baseline refs/ --candidate DIR | --synthesize`."""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import click
+
+from ttsops.errors import InputError
+
+
+@click.command()
+@click.option("--baseline", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Reference set (from `tts-quality reference build`).")
+@click.option("--candidate", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory of candidate WAVs, matched to the baseline by name.")
+@click.option("--synthesize", is_flag=True, help="Make the candidate set now with the current engine.")
+@click.option("--backend", default=None, help="Back-end for --synthesize (another back-end = cross-engine run).")
+@click.option("--thresholds", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Thresholds TOML (default data/samples/thresholds.toml).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write JSON here.")
+@click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the HTML report (plots) here.")
+@click.option("--log-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Append JSON log lines (engine format, event quality_regression) to LOG_DIR/quality.log.")
+@click.option("--prom", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write a Prometheus textfile (node_exporter textfile collector).")
+@click.option("-j", "--jobs", type=int, default=0, help="Worker processes (0 = all cores).")
+def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: str | None, thresholds: Path | None,
+            fmt: str, json_out: Path | None, html_out: Path | None, log_dir: Path | None, prom: Path | None,
+            jobs: int) -> int:
+    """Compare a candidate set with the baseline; exit 1 on regression.
+
+    Every utterance gets a verdict with the metrics that fired and a plain-words reason. Exit codes:
+    0 pass, 1 regression (or an utterance that could not be scored), 2 usage or unreadable input.
+    """
+    from quality.regress import load_thresholds, print_terminal, regress as run, write_log_lines, write_prom  # noqa: PLC0415
+
+    if not baseline.is_dir():
+        raise InputError("baseline directory not found", where=str(baseline),
+                         fix="build one with `tts-quality reference build texts.jsonl --out refs/`")
+    if bool(candidate) == synthesize:
+        raise InputError("give exactly one of --candidate DIR or --synthesize", where="--candidate/--synthesize")
+    t = load_thresholds(thresholds)
+    tmp = None
+    cross = None
+    if synthesize:
+        from quality.reference import resynthesize_set  # noqa: PLC0415
+
+        tmp = tempfile.TemporaryDirectory(prefix="tts-quality-candidate-")
+        candidate = Path(tmp.name)
+        info = resynthesize_set(baseline, candidate, backend=backend)
+        cross = info["cross_engine"]
+    elif not candidate.is_dir():
+        raise InputError("candidate directory not found", where=str(candidate))
+    try:
+        res = run(baseline, candidate, thresholds=t, jobs=jobs or None, cross_engine=cross,
+                  progress=sys.stderr.isatty())
+        doc = res.to_json()
+        if fmt == "json":
+            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        else:
+            print_terminal(res)
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if html_out:
+            from quality.report import write_html  # noqa: PLC0415
+
+            write_html(res, html_out)
+        if log_dir:
+            write_log_lines(res, log_dir, run_id=f"quality-{uuid.uuid4().hex[:12]}")
+        if prom:
+            write_prom(res, prom)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return res.exit_code

@@ -1,0 +1,238 @@
+"""Golden reference sets: synthesize every text with the engine and record how it was made.
+
+``build_reference(texts.jsonl, out)`` writes ``out/<name>.wav`` for each task of an engine batch JSONL
+file and ``out/manifest.json``: engine version, back-end, parameters and seed of each utterance, the
+SHA-256 of each file, and the baseline's own variability (each text re-synthesized in a fresh engine,
+and with another seed, scored against the reference) that ``regress`` compares candidates with.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["build_reference", "resynthesize_set", "iter_texts", "DEFAULT_TEXTS", "sha256_file"]
+
+_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_TEXTS = next((p for p in (_ROOT / "data" / "samples" / "reference_texts.jsonl",
+                                  Path(__file__).parent / "data" / "reference_texts.jsonl") if p.is_file()),
+                     _ROOT / "data" / "samples" / "reference_texts.jsonl")
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _task_fields(task: Any) -> dict[str, Any]:
+    get = (lambda k, d=None: task.get(k, d)) if isinstance(task, dict) else (lambda k, d=None: getattr(task, k, d))
+    return {"name": get("name"), "text": get("input_text") or get("text"), "speaker": get("speaker"),
+            "emotion": get("emotion") or "neutral", "duration_ratio": float(get("duration_ratio") or 1.0),
+            "seed": get("seed"), "backend": get("backend")}
+
+
+def iter_texts(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
+    """``(line, fields | error)`` for each task, via ``engine.batch.iter_tasks`` when it exists."""
+    try:
+        from engine.batch import iter_tasks  # noqa: PLC0415
+    except ImportError:
+        iter_tasks = None
+    if iter_tasks is not None:
+        for n, item in iter_tasks(Path(path)):
+            if isinstance(item, Exception):
+                yield n, item
+            else:
+                f = _task_fields(item)
+                f["name"] = f["name"] or f"task-{n}"
+                yield n, f
+        return
+    from ttsops.errors import InputError  # noqa: PLC0415
+
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not obj.get("input_text"):
+                raise ValueError("needs an object with input_text")
+        except ValueError as exc:
+            yield n, InputError(str(exc), where=f"{path}:{n}")
+            continue
+        f = _task_fields(obj)
+        f["name"] = f["name"] or f"task-{n}"
+        yield n, f
+
+
+def _engine(backend: str | None = None, log_dir: Path | None = None):
+    from engine.config import EngineConfig  # noqa: PLC0415
+    from engine.synth import Engine  # noqa: PLC0415
+
+    cfg = EngineConfig(log_dir=log_dir)
+    if backend:
+        from dataclasses import replace  # noqa: PLC0415
+
+        cfg = replace(cfg, default_backend=backend)
+    return Engine(cfg)
+
+
+def _synth(eng: Any, u: dict[str, Any], out: Path, *, seed: int | None = None, backend: str | None = None,
+           emotion: str | None = None) -> dict[str, Any]:
+    from engine.synth import SynthRequest  # noqa: PLC0415
+
+    req = SynthRequest(text=u["text"], speaker=u.get("speaker"), emotion=emotion or u.get("emotion") or "neutral",
+                       duration_ratio=float(u.get("duration_ratio") or 1.0),
+                       seed=u.get("seed") if seed is None else seed, backend=backend or u.get("backend"))
+    res = eng.synthesize(req)
+    path = res.write(out / f"{u['name']}.wav")
+    return {"file": path.name, "sha256": sha256_file(path), "sample_rate": int(res.sample_rate),
+            "duration_s": round(float(res.duration_s), 4), "backend": res.record.get("backend"),
+            "request_id": res.request_id}
+
+
+def engine_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        v = version("ttsops")
+    except PackageNotFoundError:
+        v = "unknown"
+    try:
+        from engine.backends import backend_statuses  # noqa: PLC0415
+
+        det = {s.name: s.detail for s in backend_statuses() if s.available}
+        return f"ttsops {v}" + (f" ({'; '.join(f'{k}: {d}' for k, d in det.items())})" if det else "")
+    except Exception:  # status is informational
+        return f"ttsops {v}"
+
+
+def build_reference(texts: str | Path, out: str | Path, *, backend: str | None = None, seed: int = 0,
+                    variability: bool = True, jobs: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Synthesize the golden set and write ``manifest.json``; return the manifest.
+
+    Lines that fail to parse or synthesize are listed under ``errors`` (the rest is built).
+    """
+    import tempfile  # noqa: PLC0415
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    eng = _engine(backend)
+    utts: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    try:
+        for n, item in iter_texts(texts):
+            if isinstance(item, Exception):
+                errors.append({"line": n, "error": str(item)})
+                continue
+            if item["seed"] is None:
+                item["seed"] = seed
+            try:
+                info = _synth(eng, item, out, backend=backend)
+            except Exception as exc:  # one bad text must not stop the set
+                errors.append({"line": n, "name": item["name"], "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            utts.append({**item, **info})
+    finally:
+        eng.close()
+    backends = sorted({u["backend"] for u in utts if u.get("backend")})
+    manifest: dict[str, Any] = {
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "engine_version": engine_version(),
+        "backend": backends[0] if len(backends) == 1 else (backends or [backend])[0] if backends else backend,
+        "backends": backends, "seed": seed, "texts": str(texts), "utterances": utts, "errors": errors,
+    }
+    if variability and utts:
+        manifest["variability"] = measure_variability(out, utts, backend=backend, seed=seed, jobs=jobs,
+                                                      progress=progress)
+    tmp = out / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(out / "manifest.json")
+    return manifest
+
+
+def measure_variability(refdir: Path, utts: list[dict[str, Any]], *, backend: str | None, seed: int,
+                        jobs: int | None = None, progress: bool = False) -> dict[str, Any]:
+    """Re-synthesize every utterance in a fresh engine (and with seed+1) and score it against the
+    reference: the baseline's own score distribution. Per utterance, the worse of the two runs is kept."""
+    import tempfile  # noqa: PLC0415
+
+    from quality.score import clean_row, score_pairs  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="tts-quality-var-") as td:
+        runs = {}
+        for label, s in (("fresh_run", None), ("other_seed", seed + 1)):
+            d = Path(td) / label
+            d.mkdir()
+            eng = _engine(backend)
+            identical = 0
+            try:
+                for u in utts:
+                    try:
+                        info = _synth(eng, u, d, seed=s, backend=backend)
+                        identical += info["sha256"] == u["sha256"]
+                    except Exception:  # noqa: BLE001 - scored below as missing
+                        pass
+            finally:
+                eng.close()
+            rows = score_pairs([(u["name"], refdir / u["file"], d / u["file"]) for u in utts],
+                               jobs=jobs, progress=progress)
+            runs[label] = {"identical_files": identical, "rows": rows}
+    keys = ("pesq_wb", "pesq_nb", "stoi", "estoi", "mcd_dtw", "f0_rmse_cents", "vde", "f0_bias_cents",
+            "duration_ratio")
+    higher = {"pesq_wb", "pesq_nb", "stoi", "estoi"}
+    worst = []
+    for a, b in zip(runs["fresh_run"]["rows"], runs["other_seed"]["rows"]):
+        r = {"name": a["name"]}
+        for k in keys:
+            va, vb = a.get(k), b.get(k)
+            vals = [v for v in (va, vb) if v is not None and v == v]
+            if not vals:
+                r[k] = None
+            elif k in higher:
+                r[k] = min(vals)
+            elif k in ("f0_bias_cents", "duration_ratio"):
+                r[k] = max(vals, key=lambda v: abs(v - (1.0 if k == "duration_ratio" else 0.0)))
+            else:
+                r[k] = max(vals)
+        worst.append(clean_row(r))
+    return {"method": "each text re-synthesized in a fresh engine and with seed+1, scored against the reference; "
+                      "per utterance the worse of the two",
+            "identical_files": {k: v["identical_files"] for k, v in runs.items()},
+            "rows": worst}
+
+
+def resynthesize_set(baseline: str | Path, out: str | Path, *, backend: str | None = None) -> dict[str, Any]:
+    """Synthesize the baseline's texts again with the current engine into ``out`` (a candidate set).
+
+    Returns ``{"cross_engine": bool, "backend": ...}``; a manifest is written to ``out`` too.
+    """
+    from quality.regress import read_manifest  # noqa: PLC0415
+    from ttsops.errors import InputError  # noqa: PLC0415
+
+    baseline, out = Path(baseline), Path(out)
+    man = read_manifest(baseline)
+    if not man.get("utterances"):
+        raise InputError("baseline has no manifest.json with utterances; --synthesize needs one",
+                         where=str(baseline), fix="build it with `tts-quality reference build`")
+    out.mkdir(parents=True, exist_ok=True)
+    eng = _engine(backend)
+    utts = []
+    try:
+        for u in man["utterances"]:
+            try:
+                utts.append({**u, **_synth(eng, u, out, backend=backend)})
+            except Exception:  # noqa: BLE001 - the missing file is reported by regress
+                continue
+    finally:
+        eng.close()
+    cb = sorted({u["backend"] for u in utts if u.get("backend")})
+    cand_backend = cb[0] if len(cb) == 1 else backend
+    manifest = {"engine_version": engine_version(), "backend": cand_backend, "utterances": utts,
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    cross = bool(backend and man.get("backend") and cand_backend != man.get("backend"))
+    return {"cross_engine": cross, "backend": cand_backend}

@@ -1,0 +1,383 @@
+"""Regression verdicts: score a candidate set against the baseline and say, per utterance, what got worse.
+
+Detectors (each fault has the one that sees it; see docs/quality.md for the measurements):
+
+* runbook floors: PESQ-WB < 3.2, STOI < 0.85, envelope fluctuation < 0.15 (kept so the seeds'
+  alarms still fire; a floor is relaxed for an utterance whose own baseline re-synthesis already
+  scores below it, which is how the floors false-alarm);
+* absolute limits: |F0 bias| (cents), duration ratio, leading/trailing silence delta, internal silence
+  increase and extra digital-zero blocks (dropouts), MCD-DTW, clipped samples, VDE, silent output;
+* baseline distribution: a metric worse than the baseline's own re-synthesis score for that utterance
+  by more than ``max(k_sigma * sigma, min_margin)`` fires even above the floors.
+
+A ``cross_engine`` run (candidate from another back-end) keeps only the non-intrusive detectors and a
+wide duration tolerance: PESQ between two different voices says nothing about regressions.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Thresholds", "Verdict", "evaluate_row", "regress", "RegressResult", "load_thresholds",
+           "DEFAULT_THRESHOLDS_FILE"]
+
+DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "data" / "samples" / "thresholds.toml"
+_HIGHER_BETTER = ("pesq_wb", "pesq_nb", "stoi", "estoi")
+_LOWER_BETTER = ("mcd_dtw", "f0_rmse_cents", "vde")
+
+
+@dataclass
+class Thresholds:
+    """All limits of a regression run (defaults = data/samples/thresholds.toml)."""
+
+    pesq_wb_min: float = 3.2
+    stoi_min: float = 0.85
+    envelope_fluctuation_min: float = 0.15
+    f0_bias_cents_max: float = 30.0
+    duration_ratio_tol: float = 0.025
+    leading_silence_delta_max_s: float = 0.08
+    trailing_silence_delta_max_s: float = 0.08
+    internal_silence_ratio_delta_max: float = 0.03
+    zero_frames_delta_max: int = 3
+    mcd_dtw_max: float = 4.0
+    clipped_samples_delta_max: int = 50
+    vde_max: float = 0.25
+    k_sigma: float = 3.0
+    min_margin: dict[str, float] = field(default_factory=lambda: {
+        "pesq_wb": 0.5, "pesq_nb": 0.5, "stoi": 0.04, "estoi": 0.06, "mcd_dtw": 1.0,
+        "f0_rmse_cents": 40.0, "vde": 0.08})
+    cross_engine_duration_ratio_tol: float = 0.35
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Thresholds":
+        """Read a thresholds file; unknown keys are an error naming the key."""
+        from ttsops.errors import ConfigError  # noqa: PLC0415
+
+        try:
+            import tomllib  # noqa: PLC0415
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib  # type: ignore[no-redef]  # noqa: PLC0415
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read thresholds: {exc}", where=str(p)) from None
+        t = cls()
+        known = {f for f in cls.__dataclass_fields__}
+        for section, values in data.items():
+            if not isinstance(values, dict):
+                raise ConfigError("expected a [section] table", where=f"{p}:{section}")
+            for k, v in values.items():
+                name = f"cross_engine_{k}" if section == "cross_engine" else k
+                if name not in known:
+                    raise ConfigError(f"unknown threshold {section}.{k}", where=str(p),
+                                      fix=f"use one of {', '.join(sorted(known))}")
+                if name == "min_margin":
+                    t.min_margin = {**t.min_margin, **{kk: float(vv) for kk, vv in v.items()}}
+                else:
+                    setattr(t, name, type(getattr(t, name))(v))
+        return t
+
+
+def load_thresholds(path: str | Path | None) -> Thresholds:
+    if path is None:
+        return Thresholds.from_toml(DEFAULT_THRESHOLDS_FILE) if DEFAULT_THRESHOLDS_FILE.is_file() else Thresholds()
+    return Thresholds.from_toml(path)
+
+
+@dataclass
+class Verdict:
+    """One utterance: ``verdict`` pass | regression | error, ``fired`` metrics, plain-words ``reasons``."""
+
+    name: str
+    verdict: str
+    fired: list[str]
+    reasons: list[str]
+    metrics: dict[str, Any]
+
+
+def _num(v: Any) -> float:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return math.nan
+    return f
+
+
+def _ms(s: float) -> str:
+    return f"{abs(s) * 1000:.0f} ms"
+
+
+def evaluate_row(row: dict[str, Any], t: Thresholds, *, baseline: dict[str, Any] | None = None,
+                 sigma: dict[str, float] | None = None, cross_engine: bool = False) -> Verdict:
+    """Apply every detector to one score row.
+
+    Parameters
+    ----------
+    row : dict
+        A Score row (:func:`quality.score.score_pair`).
+    baseline : dict, optional
+        This utterance's baseline re-synthesis scores (same keys), for the relative detectors.
+    sigma : dict, optional
+        Set-wide standard deviation of each baseline metric.
+    """
+    fired: list[str] = []
+    reasons: list[str] = []
+
+    def fire(metric: str, why: str) -> None:
+        if metric not in fired:
+            fired.append(metric)
+        reasons.append(why)
+
+    g = {k: _num(row.get(k)) for k in row}
+    if math.isnan(g.get("duration_s", math.nan)):
+        return Verdict(row["name"], "error", ["error"], [row.get("error") or "could not be scored"], row)
+    # non-intrusive and absolute detectors (also for cross-engine runs)
+    if g["peak_dbfs"] < -60:
+        fire("peak_dbfs", f"silent output (peak {g['peak_dbfs']:.0f} dBFS)")
+    elif g["envelope_fluctuation"] < t.envelope_fluctuation_min:
+        fire("envelope_fluctuation", f"flat envelope (fluctuation {g['envelope_fluctuation']:.2f} "
+                                     f"< {t.envelope_fluctuation_min}): silent or buzzing output")
+    if g.get("clipped_samples_delta", 0) > t.clipped_samples_delta_max:
+        fire("clipped_samples", f"{int(g['clipped_samples'])} clipped samples "
+                                f"({int(g['clipped_samples_delta']):+d} vs reference)")
+    d = g.get("leading_silence_delta_s", math.nan)
+    if abs(d) > t.leading_silence_delta_max_s:
+        fire("leading_silence_delta_s", f"{_ms(d)} {'more' if d > 0 else 'less'} leading silence")
+    d = g.get("trailing_silence_delta_s", math.nan)
+    if abs(d) > t.trailing_silence_delta_max_s:
+        fire("trailing_silence_delta_s", f"{_ms(d)} {'more' if d > 0 else 'less'} trailing silence")
+    r = g.get("duration_ratio", math.nan)
+    tol = t.cross_engine_duration_ratio_tol if cross_engine else t.duration_ratio_tol
+    if abs(r - 1.0) > tol:
+        fire("duration_ratio", f"{abs(r - 1) * 100:.1f}% {'longer' if r > 1 else 'shorter'}")
+    if not cross_engine:
+        d = g.get("internal_silence_ratio_delta", math.nan)
+        if d > t.internal_silence_ratio_delta_max:
+            fire("internal_silence_ratio_delta", f"{d * 100:.1f}% more of the speech span is silent (dropouts?)")
+        d = g.get("zero_frames_delta", math.nan)
+        if d > t.zero_frames_delta_max:
+            fire("zero_frames_delta", f"{int(d)} more 10 ms blocks of digital silence inside speech (dropouts)")
+        b = g.get("f0_bias_cents", math.nan)
+        if abs(b) > t.f0_bias_cents_max:
+            fire("f0_bias_cents", f"pitch {abs(b):.0f} cents {'sharp' if b > 0 else 'flat'}")
+        if g.get("mcd_dtw", math.nan) > t.mcd_dtw_max:
+            fire("mcd_dtw", f"spectral distortion {g['mcd_dtw']:.1f} dB MCD (limit {t.mcd_dtw_max})")
+        if g.get("vde", math.nan) > t.vde_max:
+            fire("vde", f"voicing decisions differ on {g['vde'] * 100:.0f}% of frames")
+        # floors (relaxed to the baseline's own value when that is already below the floor)
+        for m, floor, label in (("pesq_wb", t.pesq_wb_min, "PESQ-WB"), ("stoi", t.stoi_min, "STOI")):
+            v = g.get(m, math.nan)
+            bv = _num((baseline or {}).get(m))
+            eff = floor
+            if not math.isnan(bv) and bv < floor:
+                eff = bv - max(t.k_sigma * (sigma or {}).get(m, 0.0), t.min_margin.get(m, 0.0))
+            if v < eff:
+                fire(m, f"{label} {v:.2f} below the {eff:.2f} floor")
+        # baseline distribution
+        if baseline:
+            for m in _HIGHER_BETTER + _LOWER_BETTER:
+                v, bv = g.get(m, math.nan), _num(baseline.get(m))
+                if math.isnan(v) or math.isnan(bv):
+                    continue
+                margin = max(t.k_sigma * (sigma or {}).get(m, 0.0), t.min_margin.get(m, 0.0))
+                worse = (bv - v) if m in _HIGHER_BETTER else (v - bv)
+                if worse > margin and m not in fired:
+                    fire(m, f"{m} {v:.2f} is {worse:.2f} worse than the baseline's {bv:.2f} "
+                            f"(re-synthesis spread allows {margin:.2f})")
+    verdict = "regression" if fired else "pass"
+    return Verdict(row["name"], verdict, fired, reasons, row)
+
+
+@dataclass
+class RegressResult:
+    """Outcome of :func:`regress`; ``to_json()`` is the stable machine-readable contract."""
+
+    verdict: str
+    utterances: list[Verdict]
+    thresholds: Thresholds
+    baseline: dict[str, Any]
+    rows: list[dict[str, Any]]
+    cross_engine: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict == "pass" else 1
+
+    def to_json(self) -> dict[str, Any]:
+        from quality.score import clean_row  # noqa: PLC0415
+
+        return {
+            "verdict": self.verdict,
+            "cross_engine": self.cross_engine,
+            "summary": {v: sum(1 for u in self.utterances if u.verdict == v) for v in ("pass", "regression", "error")},
+            "utterances": [{"name": u.name, "verdict": u.verdict, "fired": u.fired, "reasons": u.reasons,
+                            "metrics": clean_row(u.metrics)} for u in self.utterances],
+            "thresholds": asdict(self.thresholds),
+            "baseline": self.baseline,
+        }
+
+
+def read_manifest(baseline_dir: Path) -> dict[str, Any]:
+    p = Path(baseline_dir) / "manifest.json"
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def baseline_distribution(manifest: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Per-utterance baseline re-synthesis scores and set-wide sigma per metric, from the manifest."""
+    import numpy as np  # noqa: PLC0415
+
+    rows = manifest.get("variability", {}).get("rows", [])
+    per = {r["name"]: r for r in rows if r.get("name")}
+    sigma = {}
+    for m in _HIGHER_BETTER + _LOWER_BETTER:
+        vals = np.array([_num(r.get(m)) for r in rows], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        sigma[m] = float(vals.std()) if len(vals) > 1 else 0.0
+    return per, sigma
+
+
+def regress(baseline_dir: str | Path, candidate_dir: str | Path, *, thresholds: Thresholds | None = None,
+            jobs: int | None = None, progress: bool = True, cross_engine: bool | None = None,
+            config: Any = None) -> RegressResult:
+    """Score ``candidate_dir`` against ``baseline_dir`` (matched by name) and give verdicts.
+
+    ``cross_engine`` defaults to True when the candidate directory's manifest names another back-end
+    than the baseline's.
+    """
+    from quality.score import match_dirs, score_pairs  # noqa: PLC0415
+
+    t = thresholds or load_thresholds(None)
+    bdir, cdir = Path(baseline_dir), Path(candidate_dir)
+    manifest = read_manifest(bdir)
+    cmanifest = read_manifest(cdir)
+    if cross_engine is None:
+        bb, cb = manifest.get("backend"), cmanifest.get("backend")
+        cross_engine = bool(bb and cb and bb != cb)
+    per, sigma = baseline_distribution(manifest)
+    cache = bdir / ".quality-cache"
+    rows = score_pairs(match_dirs(bdir, cdir), config=config, jobs=jobs, progress=progress,
+                       cache_dir=cache if _writable(bdir) else None)
+    utts = []
+    for row in rows:
+        if row.get("ref_path") is None and row.get("deg_path") is not None:
+            # a candidate with no baseline counterpart is not a regression: note it
+            utts.append(Verdict(row["name"], "pass", [], ["not in the baseline (ignored)"], row))
+            continue
+        utts.append(evaluate_row(row, t, baseline=per.get(row["name"]), sigma=sigma, cross_engine=cross_engine))
+    verdict = "regression" if any(u.verdict != "pass" for u in utts) else "pass"
+    base = {"dir": str(bdir), "engine_version": manifest.get("engine_version"),
+            "backend": manifest.get("backend"), "candidate_backend": cmanifest.get("backend"),
+            "utterances": len([r for r in rows if r.get("ref_path")]),
+            "variability": {m: {"sigma": sigma.get(m)} for m in sigma} if per else None}
+    return RegressResult(verdict, utts, t, base, rows, cross_engine=cross_engine)
+
+
+def _writable(d: Path) -> bool:
+    import os  # noqa: PLC0415
+
+    return os.access(d, os.W_OK)
+
+
+# ------------------------------------------------------------------ side outputs
+
+def write_log_lines(result: RegressResult, log_dir: str | Path, *, run_id: str) -> Path:
+    """Append one JSON log line a regressed/error utterance plus a run summary, in the engine's
+    loguru ``serialize=True`` format, to ``log_dir/quality.log``."""
+    from loguru import logger  # noqa: PLC0415
+
+    d = Path(log_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "quality.log"
+    sink = logger.add(str(path), serialize=True, level="INFO", enqueue=False,
+                      filter=lambda r: r["extra"].get("quality_run") == run_id)
+    log = logger.bind(quality_run=run_id, request_id=run_id, backend=result.baseline.get("candidate_backend")
+                      or result.baseline.get("backend"), speaker=None, emotion=None)
+    try:
+        for u in result.utterances:
+            if u.verdict == "pass":
+                continue
+            m = u.metrics
+            log.bind(event="quality_regression", kb_id="quality_regression", utterance=u.name, verdict=u.verdict,
+                     fired=u.fired, reason="; ".join(u.reasons), pesq_wb=_j(m.get("pesq_wb")), stoi=_j(m.get("stoi")),
+                     f0_bias_cents=_j(m.get("f0_bias_cents")), mcd_dtw=_j(m.get("mcd_dtw")),
+                     duration_ratio=_j(m.get("duration_ratio")), audio_seconds=_j(m.get("duration_s"))
+                     ).warning(f"quality regression in {u.name}: {'; '.join(u.reasons)}")
+        summ = result.to_json()["summary"]
+        lvl = "INFO" if result.verdict == "pass" else "ERROR"
+        log.bind(event="quality_run", verdict=result.verdict, cross_engine=result.cross_engine, **summ).log(
+            lvl, f"quality run {result.verdict}: {summ['regression']} regression(s), {summ['error']} error(s) "
+                 f"in {len(result.utterances)} utterance(s)")
+    finally:
+        logger.remove(sink)
+    return path
+
+
+def _j(v: Any) -> Any:
+    f = _num(v)
+    return None if math.isnan(f) else round(f, 4)
+
+
+def write_prom(result: RegressResult, path: str | Path) -> Path:
+    """Prometheus textfile (node_exporter textfile collector) with the run's verdict and figures."""
+    import numpy as np  # noqa: PLC0415
+    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile  # noqa: PLC0415
+
+    reg = CollectorRegistry()
+    Gauge("tts_quality_regression", "1 when the last quality run found a regression", registry=reg).set(
+        0 if result.verdict == "pass" else 1)
+    g = Gauge("tts_quality_utterances", "Utterances by verdict in the last run", ["verdict"], registry=reg)
+    for v, n in result.to_json()["summary"].items():
+        g.labels(v).set(n)
+    f = Gauge("tts_quality_detector_fired", "Utterances on which each detector fired", ["metric"], registry=reg)
+    counts: dict[str, int] = {}
+    for u in result.utterances:
+        for m in u.fired:
+            counts[m] = counts.get(m, 0) + 1
+    for m, n in counts.items():
+        f.labels(m).set(n)
+    mean = Gauge("tts_quality_metric_mean", "Mean of each metric over scored utterances", ["metric"], registry=reg)
+    for m in ("pesq_wb", "pesq_nb", "stoi", "estoi", "mcd_dtw", "f0_rmse_cents", "f0_bias_cents", "vde",
+              "duration_ratio"):
+        vals = np.array([_num(r.get(m)) for r in result.rows], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        if len(vals):
+            mean.labels(m).set(float(vals.mean()))
+    import time  # noqa: PLC0415
+
+    Gauge("tts_quality_last_run_timestamp_seconds", "When the last quality run finished", registry=reg).set(time.time())
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    write_to_textfile(str(p), reg)
+    return p
+
+
+def print_terminal(result: RegressResult, *, file: Any = None) -> None:
+    """Rich summary: one line an utterance that did not pass, then the overall verdict."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    con = Console(file=file or sys.stdout, width=None if (file or sys.stdout).isatty() else 160)
+    t = Table(title=f"quality regression: {result.baseline.get('dir')}"
+                    + (" (cross-engine)" if result.cross_engine else ""))
+    for c in ("utterance", "verdict", "fired", "why", "PESQ-WB", "STOI", "MCD"):
+        t.add_column(c, overflow="fold")
+    for u in result.utterances:
+        m = u.metrics
+        style = {"pass": "green", "regression": "red", "error": "yellow"}[u.verdict]
+        t.add_row(u.name, f"[{style}]{u.verdict}[/]", ", ".join(u.fired), "; ".join(u.reasons),
+                  *(f"{_num(m.get(k)):.2f}" for k in ("pesq_wb", "stoi", "mcd_dtw")))
+    con.print(t)
+    s = result.to_json()["summary"]
+    colour = "green" if result.verdict == "pass" else "red"
+    con.print(f"[bold {colour}]{result.verdict.upper()}[/]: {s['pass']} pass, {s['regression']} regression, "
+              f"{s['error']} error")
