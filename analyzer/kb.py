@@ -137,18 +137,18 @@ def _event(record: Any) -> str | None:
     return str(ev) if ev is not None else None
 
 
-def _compile(entry_id: str, key: str, values: Any) -> tuple[re.Pattern[str], ...]:
+def _compile(where: str, key: str, values: Any) -> tuple[re.Pattern[str], ...]:
     if values is None:
         return ()
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise ConfigError(f"`{key}` must be a list of strings", where=f"kb entry {entry_id!r}")
+        raise ConfigError(f"`{key}` must be a list of strings", where=where)
     out = []
     for v in values:
         try:
             out.append(re.compile(v, re.IGNORECASE))
         except re.error as exc:
             raise ConfigError(f"`{key}` regex {v!r} does not compile: {exc}",
-                              where=f"kb entry {entry_id!r}", fix="escape regex metacharacters") from exc
+                              where=where, fix="escape regex metacharacters") from exc
     return tuple(out)
 
 
@@ -185,8 +185,8 @@ def _entry(raw: Any, index: int, source: str) -> KBEntry:
         raise ConfigError("`examples` must be a list of strings", where=where)
     return KBEntry(id=entry_id, title=raw["title"].strip(), role=raw["role"], severity=raw["severity"],
                    cause=" ".join(raw["cause"].split()), fix=" ".join(raw["fix"].split()), rank=rank,
-                   patterns=_compile(entry_id, "patterns", raw["patterns"]),
-                   events=_compile(entry_id, "events", raw.get("events")),
+                   patterns=_compile(where, "patterns", raw["patterns"]),
+                   events=_compile(where, "events", raw.get("events")),
                    follows=tuple(follows), examples=tuple(examples))
 
 
