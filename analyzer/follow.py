@@ -190,6 +190,10 @@ class Follower:
                 rec = self._emit(t)
                 if rec is not None:
                     out.append(rec)
+            if t.gone and data:
+                rec = self._emit(t)  # rotated away: its last record is complete unless more arrives
+                if rec is not None:
+                    out.append(rec)
             if t.gone and not data:
                 # rotated away and fully read: flush what is left, keep the identity to skip it later
                 if t.buf:
