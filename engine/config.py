@@ -22,13 +22,14 @@ class FaultConfig:
     seed : RNG seed; the same seed and the same requests give the same faults.
     faults : which kinds may be injected (kb_id slugs from :data:`FAULT_TYPES`).
     aftermath : how many following requests an incident affects (min, max).
+    min_gap : healthy requests required between two incidents.
     """
 
     rate: float = 0.05
     seed: int = 0
     faults: tuple[str, ...] = FAULT_TYPES
     aftermath: tuple[int, int] = (2, 6)
-    startup_faults: bool = True
+    min_gap: int = 15
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.rate) <= 1.0:
@@ -42,6 +43,8 @@ class FaultConfig:
         if not 0 <= lo <= hi:
             raise ConfigError(f"aftermath must be 0 <= min <= max, got {self.aftermath!r}", where="inject.aftermath")
         self.aftermath = (int(lo), int(hi))
+        if self.min_gap < 0:
+            raise ConfigError(f"min_gap must be >= 0, got {self.min_gap!r}", where="inject.min_gap")
 
     @classmethod
     def parse(cls, spec: str | None, *, seed: int = 0) -> "FaultConfig | None":
@@ -62,8 +65,11 @@ class FaultConfig:
                         kw["rate"] = float(value)
                     except ValueError:
                         raise ConfigError(f"inject rate {value!r} is not a number", where="--inject") from None
-                elif key == "seed":
-                    kw["seed"] = int(value)
+                elif key in ("seed", "min_gap"):
+                    try:
+                        kw[key] = int(value)
+                    except ValueError:
+                        raise ConfigError(f"inject {key} {value!r} is not an integer", where="--inject") from None
                 elif key == "faults":
                     names.extend(v for v in value.split("+") if v)
                 else:

@@ -36,6 +36,8 @@ __all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "wav_byt
 SENTENCE_PAUSE_S = 0.18   #: silence between sentences
 SWITCH_PAUSE_S = 0.06     #: silence where the language changes inside a sentence
 FADE_S = 0.008            #: fade in/out at every join (no clicks)
+SILENCE_PEAK = 1e-3       #: an output whose peak is below this is silent
+SILENT_ALARM_S = 8.0      #: seconds of silent output in a row before the health log alarms
 
 
 @dataclass
@@ -160,6 +162,8 @@ class Engine:
         self._rid_rng = random.Random(cfg.seed) if self.clock.simulated else None
         self._lock = threading.RLock()
         self._closed = False
+        self._silent_run = 0.0
+        self._silence_reported = False
         self._banner()
         if self.injector is not None:
             self.injector.on_startup(self)
@@ -217,6 +221,7 @@ class Engine:
                 t0 = time.perf_counter()
                 if self.injector is not None:
                     self.injector.before_request(ctx)
+                    req = ctx["request"]
                 emotion = check_emotion(req.emotion)
                 ratio = check_duration_ratio(req.duration_ratio)
                 speaker = get_speaker(req.speaker)
@@ -282,18 +287,23 @@ class Engine:
             self._log_error(log, fields, exc, stage, elapsed, total, ctx)
             if isinstance(exc, TtsopsError):
                 raise
-            raise BackendError(f"{type(exc).__name__}: {exc}".splitlines()[0], where=f"stage {stage}") from exc
-        total = time.perf_counter() - t_all
-        self.clock.spend(total + ctx.get("extra_seconds", 0.0))
+            kind = getattr(exc, "error_type", type(exc).__name__)
+            raise BackendError(f"{kind}: {exc}".splitlines()[0], where=f"stage {stage}") from exc
+        total = time.perf_counter() - t_all + ctx.get("extra_seconds", 0.0)
+        if ctx.get("extra_seconds"):
+            elapsed["acoustic"] += ctx["extra_seconds"]
+        self.clock.spend(total)
         duration = len(audio) / sr
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         fields.update({
             "event": "synthesis_success", "sample_rate": sr, "audio_seconds": round(duration, 4),
             "elapsed": {k: round(v, 5) for k, v in elapsed.items()}, "elapsed_total": round(total, 5),
             "rtf": round(total / duration, 5) if duration > 0 else None,
-            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(),
+            "rss_mb": _rss_mb(), "peak_rss_mb": _peak_rss_mb(), "peak": round(peak, 4),
         })
         if "gpu_mem_mb" in ctx:
             fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]
+        self._check_silence(fields, peak, duration)
         if req.output is not None:
             fields["output"] = str(req.output)
         self.logs.inference.bind(**fields).info(
@@ -302,9 +312,26 @@ class Engine:
             self.injector.after_request(ctx, fields)
         return SynthResult(audio, sr, rid, duration, dict(fields))
 
+    def _check_silence(self, fields: dict[str, Any], peak: float, duration: float) -> None:
+        """Silence monitor: warn on a silent output; health symptom after 8 s of silence in a row."""
+        if peak >= SILENCE_PEAK:
+            self._silent_run = 0.0
+            self._silence_reported = False
+            return
+        self._silent_run += duration
+        self.logs.inference.bind(request_id=fields["request_id"], event="audio_silent",
+                                 audio_seconds=round(duration, 4), peak=round(peak, 5)).warning(
+            f"Synthesized audio is silent: peak {peak:.5f} over {duration:.2f}s")
+        if self._silent_run >= SILENT_ALARM_S and not self._silence_reported:
+            self._silence_reported = True
+            self.logs.health.bind(event="health_symptom", check="output_level", request_id=fields["request_id"],
+                                  silent_seconds=round(self._silent_run, 2)).warning(
+                f"audio output silent for {int(self._silent_run)}s")
+
     def _log_error(self, log: Any, fields: dict[str, Any], exc: BaseException, stage: str,
                    elapsed: dict[str, float], total: float, ctx: dict[str, Any]) -> None:
-        self.clock.spend(total + ctx.get("extra_seconds", 0.0))
+        total += ctx.get("extra_seconds", 0.0)
+        self.clock.spend(total)
         tb_text = ctx.get("traceback") or self.logs.traceback_text(exc)
         error_type = ctx.get("error_type") or type(exc).__name__
         message = exc.one_line() if isinstance(exc, TtsopsError) else str(exc).splitlines()[0] if str(exc) else ""
@@ -327,6 +354,8 @@ class Engine:
             return
         self._closed = True
         self.logs.console.info("ttsops engine shutting down")
+        if self.injector is not None:
+            self.injector.close()
         if self._owns_logs:
             self.logs.close()
 
