@@ -277,14 +277,20 @@ def _decode(raw: bytes, name: str, n: int, stats: ReadStats) -> str | None:
         raw = stripped
     try:
         text = raw.decode("utf-8")
+        invalid = False
     except UnicodeDecodeError:
         text = raw.decode("utf-8", "replace")
-        bad_chars = text.count("\ufffd")
-        if bad_chars * 4 > len(text) + 4:
-            stats.bad(name, n, "binary data (not UTF-8)", raw)
-            return None
+        invalid = True
+    junk = (len(raw) - len(raw.translate(None, _CTRL))) + (text.count("\ufffd") if invalid else 0)
+    if junk >= 2 and junk * 3 >= len(text):
+        stats.bad(name, n, "binary data (not text)", raw)
+        return None
+    if invalid:
         stats.bad(name, n, "invalid UTF-8 (decoded with U+FFFD replacements)", raw)
-        return text
+    elif junk * 4 > len(raw) and len(raw) > 8:
+        stats.bad(name, n, "binary data (control characters)", raw)
+        return None
+    return text
     if len(raw) > 8:
         ctrl = len(raw) - len(raw.translate(None, _CTRL))
         if ctrl * 4 > len(raw):
