@@ -300,8 +300,13 @@ class EspeakLibrary:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(chunks).astype(np.int16, copy=False)
 
-    def phonemize(self, text: str, voice: str) -> str:
-        """IPA phonemes of ``text`` spoken by eSpeak voice ``voice`` (``espeak_TextToPhonemes``)."""
+    def phonemize(self, text: str, voice: str, *, mode: int = PHONEME_MODE_IPA) -> str:
+        """IPA phonemes of ``text`` spoken by eSpeak voice ``voice`` (``espeak_TextToPhonemes``).
+
+        ``mode`` is espeak_TextToPhonemes' ``phonememode`` (bit 1: IPA, else ASCII mnemonics;
+        bit 7 + bits 8-23: tie character; bits 8-23 alone: separator); Kokoro needs the ASCII
+        rendering too, for Mandarin tones.
+        """
         with ESPEAK_LOCK:
             if self._lib.espeak_SetVoiceByName(voice.encode()) != EE_OK:
                 raise BackendError(f"eSpeak NG has no voice {voice!r}")
@@ -310,7 +315,7 @@ class EspeakLibrary:
             out: list[str] = []
             # each call consumes one clause and advances ptr; NULL when the text is used up
             while ptr.value:
-                res = self._lib.espeak_TextToPhonemes(ctypes.byref(ptr), espeakCHARS_UTF8, PHONEME_MODE_IPA)
+                res = self._lib.espeak_TextToPhonemes(ctypes.byref(ptr), espeakCHARS_UTF8, mode)
                 if res:
                     out.append(res.decode("utf-8", errors="replace").strip())
             return " ".join(p for p in out if p)

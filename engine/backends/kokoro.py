@@ -356,26 +356,9 @@ def voice_pack_for(voice: Voice) -> str:
 
 
 def _espeak_clause(text: str, espeak_voice: str, mode: int) -> str:
-    """One clause through ``espeak_TextToPhonemes`` in ``mode`` (engine's loader and lock)."""
-    import ctypes
-
+    """``text`` through ``espeak_TextToPhonemes`` in ``mode`` (the engine's one loader and lock)."""
     from engine.backends import espeak
-    lib = espeak.library()
-    fn = getattr(lib, "text_to_phonemes", None)
-    if fn is not None:
-        return fn(text, espeak_voice, mode=mode)
-    raw = lib._lib  # the one loaded libespeak-ng (see engine.backends.espeak)
-    with espeak.ESPEAK_LOCK:
-        if raw.espeak_SetVoiceByName(espeak_voice.encode()) != 0:
-            raise BackendError(f"eSpeak NG has no voice {espeak_voice!r}")
-        data = ctypes.create_string_buffer(text.encode("utf-8"))
-        ptr = ctypes.c_char_p(ctypes.addressof(data))
-        out: list[str] = []
-        while ptr.value:
-            res = raw.espeak_TextToPhonemes(ctypes.byref(ptr), 1, mode)
-            if res:
-                out.append(res.decode("utf-8", errors="replace").strip())
-        return " ".join(p for p in out if p)
+    return espeak.library().phonemize(text, espeak_voice, mode=mode)
 
 
 def phonemes_for(text: str, espeak_voice: str, vocab: dict[str, int]) -> tuple[list[list[str]], list[str]]:
