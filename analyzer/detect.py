@@ -112,18 +112,24 @@ class WindowDetector(BaseDetector):
         Robust z-score (vs the fit frame's median/MAD) above which error counts, failure ratio
         and latency fire.
     min_errors : int
-        A window needs at least this many errors to be a burst.
+        A window needs at least this many errors (or failed requests) to fire burst or
+        failure ratio.
     min_failure_ratio : float
         A window's failure ratio must also exceed this to fire.
-    iforest_z : float
-        Robust z of the forest score that fires (with ``contamination="auto"``).
+    iforest_z, iforest_quantile : float
+        With ``contamination="auto"`` the forest fires above both the robust z-score
+        ``iforest_z`` of its training scores and the ``iforest_quantile`` of the scores of the
+        windows kept for the refit (so heterogeneous but normal traffic stays quiet).
     rare_fraction : float
         Error templates present in at most this fraction of the fit windows (and at least in
         one) are rare: their first window fires novelty. Templates absent from the fit frame
         (a baseline) always fire novelty in the window they first appear.
     min_windows : int
-        Below this many fit windows the forest is skipped (warning): bursts, failure ratio,
-        latency and novelty still work.
+        Below this many active fit windows the forest is skipped (warning): bursts, failure
+        ratio, latency and novelty still work.
+
+    Only windows with records are learned from (empty windows between them are gaps, scored but
+    never the norm).
     n_estimators, random_state : forwarded to :class:`sklearn.ensemble.IsolationForest`.
 
     Attributes
@@ -136,7 +142,7 @@ class WindowDetector(BaseDetector):
 
     def __init__(self, *, contamination: str | float = "auto", robust_fraction: float = 0.1,
                  burst_z: float = 4.0, min_errors: int = 3, min_failure_ratio: float = 0.2,
-                 iforest_z: float = 4.0, rare_fraction: float = 0.05, min_windows: int = 8,
+                 iforest_z: float = 4.0, iforest_quantile: float = 0.99, rare_fraction: float = 0.05, min_windows: int = 8,
                  n_estimators: int = 100, random_state: int | None = 0):
         self.contamination = contamination
         self.robust_fraction = robust_fraction
@@ -144,6 +150,7 @@ class WindowDetector(BaseDetector):
         self.min_errors = min_errors
         self.min_failure_ratio = min_failure_ratio
         self.iforest_z = iforest_z
+        self.iforest_quantile = iforest_quantile
         self.rare_fraction = rare_fraction
         self.min_windows = min_windows
         self.n_estimators = n_estimators
@@ -162,7 +169,8 @@ class WindowDetector(BaseDetector):
 
     def _validate(self) -> None:
         self._check_contamination()
-        for name, lo, hi in (("robust_fraction", 0.0, 0.5), ("rare_fraction", 0.0, 1.0)):
+        for name, lo, hi in (("robust_fraction", 0.0, 0.5), ("rare_fraction", 0.0, 1.0),
+                             ("iforest_quantile", 0.5, 1.0)):
             v = getattr(self, name)
             if not lo <= v < hi:
                 raise ConfigError(f"{name}={v!r} must be in [{lo}, {hi})", where=name)
@@ -176,7 +184,13 @@ class WindowDetector(BaseDetector):
         self._validate()
         if not isinstance(X, pd.DataFrame):
             raise ConfigError("WindowDetector.fit expects the DataFrame of WindowFeatures.frame()")
-        frame = X
+        if len(X) and "records" in X:
+            active = X["records"].to_numpy(dtype=float) > 0
+            # learn from windows that saw traffic: in sparse logs most windows are empty, and
+            # measuring against them would make every busy window look abnormal
+            frame = X[active] if active.any() else X
+        else:
+            frame = X
         cols = [c for c in frame.columns if c not in self._IGNORED]
         self.columns_ = cols
         self.n_windows_ = len(frame)
@@ -207,7 +221,7 @@ class WindowDetector(BaseDetector):
         self.detector_ = None
         self.if_threshold_ = np.inf
         if len(frame) < self.min_windows:
-            warnings.warn(f"only {len(frame)} window(s) (< min_windows={self.min_windows}): IsolationForest "
+            warnings.warn(f"only {len(frame)} active window(s) (< min_windows={self.min_windows}): IsolationForest "
                           "skipped; bursts, novelty, failure ratio and latency only", RuntimeWarning, stacklevel=2)
         else:
             from sklearn.ensemble import IsolationForest
@@ -215,22 +229,28 @@ class WindowDetector(BaseDetector):
             Z = self._features(frame, cols)
             kw = dict(n_estimators=self.n_estimators, random_state=self.random_state)
             forest = IsolationForest(**kw).fit(Z)
+            keep = np.ones(len(Z), bool)
             if self.robust_fraction > 0:
                 s = -forest.score_samples(Z)
                 keep = s <= np.quantile(s, 1.0 - self.robust_fraction)
                 if keep.sum() >= max(2, self.min_windows // 2):
                     forest = IsolationForest(**kw).fit(Z[keep])
+                else:
+                    keep[:] = True
             self.detector_ = forest
             s = -forest.score_samples(Z)
             if self.contamination == "auto":
+                # robust z over all fit windows, and never inside the bulk of the normal ones
+                # (the top 1 - iforest_quantile of the windows kept for the refit)
                 med = np.median(s)
                 mad = 1.4826 * np.median(np.abs(s - med))
-                self.if_threshold_ = float(med + self.iforest_z * max(mad, 0.01))
+                self.if_threshold_ = float(max(med + self.iforest_z * max(mad, 0.01),
+                                               np.quantile(s[keep], self.iforest_quantile)))
             else:
                 self.if_threshold_ = float(np.quantile(s, 1.0 - float(self.contamination)))
             self.if_center_ = float(np.median(s))
         self.threshold_ = 1.0
-        self.decision_scores_ = self._signals(frame).max(axis=1).to_numpy() if len(frame) else np.zeros(0)
+        self.decision_scores_ = self._signals(X).max(axis=1).to_numpy() if len(X) else np.zeros(0)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
 
@@ -277,7 +297,9 @@ class WindowDetector(BaseDetector):
         fmed = float(np.median(rf))
         fscale = max(1.4826 * float(np.median(np.abs(rf - fmed))), 0.05)
         fz = (fr - fmed) / fscale
-        out["failure_ratio"] = np.where(fr >= self.min_failure_ratio, np.maximum(fz, 0.0) / self.burst_z, 0.0)
+        fails = np.maximum(errors, frame["failed_requests"].to_numpy(float)) if "failed_requests" in frame else errors
+        fire = (fr >= self.min_failure_ratio) & (fails >= self.min_errors)  # a ratio of 1/1 is noise
+        out["failure_ratio"] = np.where(fire, np.maximum(fz, 0.0) / self.burst_z, 0.0)
         # latency (highest latency quantile column)
         if self.latency_column_ and self.latency_column_ in frame:
             lat = frame[self.latency_column_].to_numpy(float)
@@ -291,7 +313,10 @@ class WindowDetector(BaseDetector):
         if self.detector_ is not None:
             s = -self.detector_.score_samples(self._features(frame, self.columns_))
             span = max(self.if_threshold_ - self.if_center_, 1e-9)
-            out["iforest"] = np.maximum(s - self.if_center_, 0.0) / span
+            score = np.maximum(s - self.if_center_, 0.0) / span
+            if "records" in frame:  # an empty window is a gap, not an odd mix of traffic
+                score = np.where(frame["records"].to_numpy(dtype=float) > 0, score, 0.0)
+            out["iforest"] = score
         return out
 
     def score_samples(self, X: pd.DataFrame) -> np.ndarray:

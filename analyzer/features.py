@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -80,6 +82,10 @@ class FeatureConfig:
     start_event_pattern : str
         Regex on the event field for attempts (``synthesis_start``); with error events it gives
         the failure ratio. Without start events the ratio is failed requests / requests.
+    max_windows : int
+        Memory bound for sparse logs spanning a long time: beyond this many windows between the
+        first and last record, :meth:`WindowFeatures.frame` keeps the active windows and one
+        empty window after each run of them (a warning says so).
     """
 
     window: str = "60s"
@@ -94,6 +100,7 @@ class FeatureConfig:
     warning_levels: tuple[str, ...] = ("WARNING", "WARN")
     error_event_pattern: str = r"error|fail|exception|timeout|oom|crash"
     start_event_pattern: str = r"_start$|^start"
+    max_windows: int = 100_000
 
     def __post_init__(self) -> None:
         try:
@@ -107,6 +114,8 @@ class FeatureConfig:
         for q in self.quantiles:
             if not 0.0 < q < 1.0:
                 raise ConfigError(f"quantile {q} is outside (0, 1)", where="quantiles", fix="e.g. (0.5, 0.95)")
+        if int(self.max_windows) < 1:
+            raise ConfigError(f"max_windows={self.max_windows!r} must be >= 1", where="max_windows")
         for name in ("error_event_pattern", "start_event_pattern"):
             try:
                 re.compile(getattr(self, name))
@@ -120,7 +129,10 @@ class FeatureConfig:
 
 
 def _number(v: Any) -> float | None:
-    if isinstance(v, bool) or v is None:
+    c = v.__class__
+    if c is float:
+        return v if v == v and v not in (math.inf, -math.inf) else None
+    if c is bool or v is None:
         return None
     if isinstance(v, (int, float)):
         f = float(v)
@@ -138,8 +150,13 @@ def _latency(v: Any) -> float | None:
     if isinstance(v, Mapping):
         if "total" in v:
             return _number(v["total"])
-        vals = [x for x in (_number(x) for x in v.values()) if x is not None]
-        return sum(vals) if vals else None
+        total, seen = 0.0, False
+        for x in v.values():
+            x = _number(x)
+            if x is not None:
+                total += x
+                seen = True
+        return total if seen else None
     return _number(v)
 
 
@@ -178,6 +195,14 @@ class WindowFeatures:
         self._windows: dict[int, _Window] = {}
         self._key: int | None = None
         self._cur: _Window | None = None
+        self._lo: datetime | None = None  # current window's [start, end) as datetimes
+        self._hi: datetime | None = None
+        cfg = self.config
+        self._keys = frozenset((cfg.event_field, cfg.request_field, cfg.latency_field, cfg.rtf_field,
+                                cfg.audio_field, *cfg.memory_fields))
+        self._ev_f, self._rid_f, self._lat_f = cfg.event_field, cfg.request_field, cfg.latency_field
+        self._rtf_f, self._audio_f, self._mem_f = cfg.rtf_field, cfg.audio_field, tuple(cfg.memory_fields)
+        self._mem_keys = frozenset(cfg.memory_fields)
         self._pending = _Window()  # untimed records before any timed one
         self._event_class: dict[str, int] = {}  # event -> 0 plain, 1 error, 2 start
         self._err_re = re.compile(self.config.error_event_pattern, re.IGNORECASE)
@@ -193,13 +218,19 @@ class WindowFeatures:
         t = rec.time
         if t is None:
             return self._cur if self._cur is not None else self._pending
-        key = int(t.timestamp() // self._w)
-        if key == self._key:
+        lo = self._lo
+        if lo is not None and lo <= t < self._hi:  # same window as the last record: no arithmetic
             return self._cur  # type: ignore[return-value]
+        key = int(t.timestamp() // self._w)
         win = self._windows.get(key)
         if win is None:
             win = self._windows[key] = _Window()
         self._key, self._cur = key, win
+        try:
+            self._lo = datetime.fromtimestamp(key * self._w, tz=timezone.utc)
+            self._hi = self._lo + timedelta(seconds=self._w)
+        except (OverflowError, OSError, ValueError):  # far outside the datetime range
+            self._lo = self._hi = None
         return win
 
     def add(self, record: Any, template_id: int | None = None, is_new: bool = False) -> None:
@@ -214,10 +245,9 @@ class WindowFeatures:
         elif level in self._warning_levels:
             win.warnings += 1
         fields = record.fields
-        if fields:
-            cfg = self.config
-            ev = fields.get(cfg.event_field)
-            if isinstance(ev, str):
+        if fields and not self._keys.isdisjoint(fields):
+            ev = fields.get(self._ev_f)
+            if ev.__class__ is str:
                 cls = self._event_class.get(ev)
                 if cls is None:
                     cls = 1 if self._err_re.search(ev) else 2 if self._start_re.search(ev) else 0
@@ -227,29 +257,33 @@ class WindowFeatures:
                     is_error = True
                 elif cls == 2:
                     win.starts += 1
-            rid = fields.get(cfg.request_field)
+            rid = fields.get(self._rid_f)
             if rid is not None:
                 win.requests.add(rid)
                 if is_error:
                     win.failed.add(rid)
-            if cfg.latency_field in fields:
-                v = _latency(fields[cfg.latency_field])
+            v = fields.get(self._lat_f)
+            if v is not None:
+                v = _latency(v)
                 if v is not None:
                     win.latency.append(v)
-            if cfg.rtf_field in fields:
-                v = _number(fields[cfg.rtf_field])
+            v = fields.get(self._rtf_f)
+            if v is not None:
+                v = _number(v)
                 if v is not None:
                     win.rtf.append(v)
-            if cfg.audio_field in fields:
-                v = _number(fields[cfg.audio_field])
+            v = fields.get(self._audio_f)
+            if v is not None:
+                v = _number(v)
                 if v is not None:
                     win.audio += v
-            for name in cfg.memory_fields:
-                if name in fields:
-                    v = _number(fields[name])
-                    if v is not None and not (v <= win.memory):  # nan-safe max
-                        win.memory = v
-                    break
+            if not self._mem_keys.isdisjoint(fields):
+                for name in self._mem_f:
+                    if name in fields:
+                        v = _number(fields[name])
+                        if v is not None and not (v <= win.memory):  # nan-safe max
+                            win.memory = v
+                        break
         if template_id is not None:
             tc = win.templates
             tc[template_id] = tc.get(template_id, 0) + 1
@@ -299,15 +333,23 @@ class WindowFeatures:
             out.attrs.update(error_templates=[], window=cfg.window)
             return out
         k0, k1 = min(windows), max(windows)
-        keys = np.arange(k0, k1 + 1)
+        if k1 - k0 + 1 <= cfg.max_windows:
+            keys = np.arange(k0, k1 + 1)
+        else:  # a long, sparse span: active windows plus one empty window after each run of them
+            active = sorted(windows)
+            keys = np.array(sorted(set(active) | {k + 1 for k in active if k + 1 not in windows and k < k1}))
+            warnings.warn(f"{k1 - k0 + 1} windows of {cfg.window} between first and last record "
+                          f"(> max_windows={cfg.max_windows}): empty stretches are shown as one empty window",
+                          RuntimeWarning, stacklevel=2)
         n = len(keys)
+        row_of = {int(k): i for i, k in enumerate(keys)}
         base = np.zeros((n, len(base_cols)))
         base[:, 8:8 + 2 * len(qs)] = np.nan
         base[:, len(base_cols) - 2] = np.nan  # memory_mb
         tpos = {t: i for i, t in enumerate(tids)}
         counts = np.zeros((n, len(tids)))
         for key, w in windows.items():
-            i = key - k0
+            i = row_of[key]
             nreq = len(w.requests)
             nfail = len(w.failed)
             if w.starts:

@@ -159,3 +159,14 @@ def test_empty_and_config_validation():
     assert FeatureConfig(window="5min").window_seconds == 300
     with pytest.raises(ConfigError):
         SessionFeatures()
+
+
+def test_long_sparse_span_is_bounded():
+    wf = WindowFeatures(FeatureConfig(window="1s", max_windows=1000))
+    for day in range(3):
+        for sec in (0, 1, 5):
+            wf.add(Record(time=T0 + timedelta(days=day, seconds=sec), level="INFO", message="m", file="f", line=1), 1)
+    with pytest.warns(RuntimeWarning, match="max_windows"):
+        f = wf.frame()
+    assert f["records"].sum() == 9 and len(f) == 3 * 5 - 1  # 3 active + 2 gap markers a day, none after the last
+    assert f.index.is_monotonic_increasing
