@@ -28,6 +28,8 @@ __all__ = ["Thresholds", "Verdict", "evaluate_row", "regress", "RegressResult", 
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "data" / "samples" / "thresholds.toml"
 _HIGHER_BETTER = ("pesq_wb", "pesq_nb", "stoi", "estoi")
 _LOWER_BETTER = ("mcd_dtw", "f0_rmse_cents", "vde")
+_LABEL = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "mcd_dtw": "MCD dB",
+          "f0_rmse_cents": "F0 RMSE cents", "vde": "VDE"}
 
 
 @dataclass
@@ -187,8 +189,7 @@ def evaluate_row(row: dict[str, Any], t: Thresholds, *, baseline: dict[str, Any]
                 margin = max(t.k_sigma * (sigma or {}).get(m, 0.0), t.min_margin.get(m, 0.0))
                 worse = (bv - v) if m in _HIGHER_BETTER else (v - bv)
                 if worse > margin and m not in fired:
-                    fire(m, f"{m} {v:.2f} is {worse:.2f} worse than the baseline's {bv:.2f} "
-                            f"(re-synthesis spread allows {margin:.2f})")
+                    fire(m, f"{_LABEL.get(m, m)} {v:.2f} vs baseline {bv:.2f} (allowed {margin:.2f})")
     verdict = "regression" if fired else "pass"
     return Verdict(row["name"], verdict, fired, reasons, row)
 
@@ -307,7 +308,7 @@ def write_log_lines(result: RegressResult, log_dir: str | Path, *, run_id: str) 
             if u.verdict == "pass":
                 continue
             m = u.metrics
-            log.bind(event="quality_regression", kb_id="quality_regression", utterance=u.name, verdict=u.verdict,
+            log.bind(event="quality_regression", utterance=u.name, verdict=u.verdict,
                      fired=u.fired, reason="; ".join(u.reasons), pesq_wb=_j(m.get("pesq_wb")), stoi=_j(m.get("stoi")),
                      f0_bias_cents=_j(m.get("f0_bias_cents")), mcd_dtw=_j(m.get("mcd_dtw")),
                      duration_ratio=_j(m.get("duration_ratio")), audio_seconds=_j(m.get("duration_s"))

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from quality.audio import ANALYSIS_SR, Audio, AudioError, load
+from quality.audio import ANALYSIS_SR, MIN_PESQ_SECONDS, Audio, AudioError, load
 from quality.features import Features, ScoreConfig, analyse, cache_key
 
 __all__ = ["score_pair", "score_dirs", "match_dirs", "SCORE_COLUMNS", "ScoreConfig", "wav_names"]
@@ -172,8 +172,12 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
     if cfg.pesq or cfg.stoi:
         r16, d16 = rf.y16, df.y16
         comparable = 1.0 / cfg.max_duration_ratio <= ratio <= cfg.max_duration_ratio
+        short = [f"{w} is too short for PESQ/STOI: {a.duration:.2f} s < {MIN_PESQ_SECONDS} s"
+                 for w, a in (("reference", ra), ("candidate", da)) if a.duration < MIN_PESQ_SECONDS]
         if r_silent or d_silent:
             pass  # reason already recorded
+        elif short:
+            errors += short
         elif not comparable:
             errors.append(f"PESQ/STOI: not comparable, durations differ by a factor {ratio:.2f}")
         else:

@@ -73,6 +73,12 @@ def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: s
 
             write_html(res, html_out)
         if log_dir:
+            from loguru import logger  # noqa: PLC0415
+
+            try:  # the JSON lines go to the file only, not to loguru's default stderr handler
+                logger.remove(0)
+            except ValueError:
+                pass
             write_log_lines(res, log_dir, run_id=f"quality-{uuid.uuid4().hex[:12]}")
         if prom:
             write_prom(res, prom)
