@@ -147,7 +147,7 @@ FRAME_PERIOD_MS = 5.0
 def _f0(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     pw = load_pyworld()
     x = np.ascontiguousarray(y, dtype=np.float64)
-    f0, t = pw.dio(x, sr, f0_floor=60.0, f0_ceil=600.0, frame_period=FRAME_PERIOD_MS)
+    f0, t = pw.dio(x, sr, f0_floor=50.0, f0_ceil=700.0, frame_period=FRAME_PERIOD_MS)
     f0 = pw.stonemask(x, f0, t, sr)
     return f0, t
 

@@ -39,17 +39,17 @@ def _speaker(name: str, language: str, gender: str, description: str, *, variant
 
 
 SPEAKERS: dict[str, Speaker] = {s.name: s for s in (
-    _speaker("zh_female_1", "zh", "female", "Mandarin, female, bright mid pitch", variant="f2", pitch=58,
+    _speaker("zh_female_1", "zh", "female", "Mandarin, female, bright mid pitch", variant="f4", pitch=58,
              pitch_range=55, rate=165, kokoro={"zh": "zf_xiaobei", "en": "af_heart"}),
-    _speaker("zh_female_2", "zh", "female", "Mandarin, female, higher and livelier", variant="f4", pitch=68,
+    _speaker("zh_female_2", "zh", "female", "Mandarin, female, higher and livelier", variant="f1", pitch=68,
              pitch_range=65, rate=170, kokoro={"zh": "zf_xiaoni", "en": "af_bella"}),
     _speaker("zh_male_1", "zh", "male", "Mandarin, male, low and steady", variant="m3", pitch=38,
              pitch_range=45, rate=160, kokoro={"zh": "zm_yunjian", "en": "am_adam"}),
     _speaker("zh_male_2", "zh", "male", "Mandarin, male, mid pitch, quicker", variant="m1", pitch=48,
              pitch_range=50, rate=175, kokoro={"zh": "zm_yunxi", "en": "am_michael"}),
-    _speaker("en_female_1", "en", "female", "American English, female", variant="f3", pitch=58,
+    _speaker("en_female_1", "en", "female", "American English, female", variant="f1", pitch=58,
              pitch_range=55, rate=170, kokoro={"zh": "zf_xiaobei", "en": "af_heart"}),
-    _speaker("en_female_2", "en", "female", "British English, female, higher", variant="f5", pitch=64,
+    _speaker("en_female_2", "en", "female", "British English, female, higher", variant="f4", pitch=64,
              pitch_range=60, rate=165, en_voice="en", kokoro={"zh": "zf_xiaoni", "en": "bf_emma"}),
     _speaker("en_male_1", "en", "male", "American English, male", variant="m3", pitch=40,
              pitch_range=50, rate=170, kokoro={"zh": "zm_yunjian", "en": "am_adam"}),
