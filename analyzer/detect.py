@@ -16,6 +16,7 @@ ends in ``_``, scoring before ``fit`` raises :class:`sklearn.exceptions.NotFitte
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from typing import Any
 
@@ -375,6 +376,9 @@ class SessionDetector(BaseDetector):
         Invariants: fraction of sessions a relation must hold in.
     max_invariant_len : int
         Invariants: largest number of templates in one relation (1..4).
+    max_combinations : int
+        Invariants: budget of template combinations to try; with many frequent templates the
+        longest relations are dropped first (warning).
     variance, alpha : float
         PCA: retained variance, significance of the Q-statistic.
     contamination : "auto" or float
@@ -395,11 +399,12 @@ class SessionDetector(BaseDetector):
     """
 
     def __init__(self, method: str = "invariants", *, support: float = 0.98, max_invariant_len: int = 3,
-                 variance: float = 0.95, alpha: float = 0.001, contamination: str | float = "auto",
-                 novelty: bool = True, random_state: int | None = 0):
+                 max_combinations: int = 20000, variance: float = 0.95, alpha: float = 0.001,
+                 contamination: str | float = "auto", novelty: bool = True, random_state: int | None = 0):
         self.method = method
         self.support = support
         self.max_invariant_len = max_invariant_len
+        self.max_combinations = max_combinations
         self.variance = variance
         self.alpha = alpha
         self.contamination = contamination
@@ -476,19 +481,40 @@ class SessionDetector(BaseDetector):
 
     # -- invariants mining
     def _mine(self, A: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
-        n, m = A.shape
+        """Invariants Mining on the distinct rows (weighted by their counts: same relations, a
+        fraction of the work). Single-template relations ``x = 0`` first; longer relations only
+        among templates that are not already such, skipping supersets of relations found."""
+        U, counts = np.unique(A, axis=0, return_counts=True)
+        weight = counts / counts.sum()
+        root = np.sqrt(counts)[:, None]
         need = self.support
-        cols = [j for j in range(m) if self.present_[j]]
+        cols = [j for j in range(A.shape[1]) if self.present_[j]]
         invs: list[tuple[tuple[int, ...], np.ndarray]] = []
-        for length in range(1, int(self.max_invariant_len) + 1):
+        found: set[frozenset] = set()
+        max_len = int(self.max_invariant_len)
+        for length in range(1, max_len + 1):
+            if length == 2:
+                cols = [j for j in cols if frozenset((j,)) not in found]
+                n_combos = sum(math.comb(len(cols), k) for k in range(2, max_len + 1))
+                while max_len > 2 and n_combos > self.max_combinations:
+                    max_len -= 1
+                    n_combos = sum(math.comb(len(cols), k) for k in range(2, max_len + 1))
+                if max_len < int(self.max_invariant_len):
+                    warnings.warn(f"{len(cols)} frequent templates: invariants limited to {max_len} templates "
+                                  f"(max_combinations={self.max_combinations})", RuntimeWarning, stacklevel=3)
+                if length > max_len:
+                    break
+            if length > max_len:
+                break
             for combo in itertools.combinations(cols, length):
-                if any(set(c) <= set(combo) for c, _ in invs):
+                if length > 1 and any(frozenset(sub) in found for k in range(1, length)
+                                      for sub in itertools.combinations(combo, k)):
                     continue
-                sub = A[:, combo]
+                sub = U[:, combo]
                 if length == 1:
                     v = np.ones(1)
                 else:
-                    _, _, vt = np.linalg.svd(sub, full_matrices=False)
+                    _, _, vt = np.linalg.svd(sub * root, full_matrices=False)
                     v = vt[-1]
                     if np.any(np.abs(v) < 1e-8):
                         continue  # a sub-relation: found at a shorter length if it holds
@@ -497,8 +523,9 @@ class SessionDetector(BaseDetector):
                     w = np.round(v * scale)
                     if np.any(w == 0) or np.abs(v * scale - w).max() > 0.1:
                         continue
-                    if (np.abs(sub @ w) < 0.5).mean() >= need:
+                    if weight[np.abs(sub @ w) < 0.5].sum() >= need:
                         invs.append((combo, w))
+                        found.add(frozenset(combo))
                         break
         return invs
 
