@@ -91,6 +91,10 @@ def service_logs(log_dir: Path | None, *, stderr: bool = False):
 
 # ------------------------------------------------------------------------------------- state
 def _default_engine_factory(settings: ServiceSettings, logs: Any) -> Callable[[], Any]:
+    """Engines that share the service's logs and one fault injector (faults are the world, not the
+    engine: a back-end reload ends the incident in progress but does not replay the seeded sequence)."""
+    shared: dict[str, Any] = {}
+
     def make() -> Any:
         from engine.config import EngineConfig
         from engine.synth import Engine
@@ -103,7 +107,14 @@ def _default_engine_factory(settings: ServiceSettings, logs: Any) -> Callable[[]
         if settings.inject is not None:
             from engine.config import FaultConfig
             cfg.inject = FaultConfig.parse(settings.inject, seed=settings.seed)
-        return Engine(cfg, logs=logs)
+        injector = shared.get("injector")
+        if injector is None and cfg.inject is not None:
+            from engine.faults import FaultInjector
+            injector = shared["injector"] = FaultInjector(cfg.inject, logs=logs, clock=logs.clock,
+                                                          log_dir=cfg.log_dir)
+        elif injector is not None:
+            injector.close()   # the reload fixes what was going on
+        return Engine(cfg, logs=logs, injector=injector)
     return make
 
 
@@ -347,9 +358,10 @@ def _version() -> str:
 
 
 def _error_type(exc: BaseException) -> str:
-    et = getattr(exc, "error_type", None) or getattr(exc, "kb_id", None)
-    if et:
-        return str(et)
+    for e in (exc, exc.__cause__):
+        et = getattr(e, "error_type", None) or getattr(e, "kb_id", None)
+        if et:
+            return str(et)
     if isinstance(exc, InputError):
         return "invalid_input"
     if isinstance(exc, BackendError):
