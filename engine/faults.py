@@ -204,7 +204,7 @@ class FaultInjector:
                 return
             if inc.kind == "stream_underflow" and fields.get("audio_seconds"):
                 dur = float(fields["audio_seconds"])
-                took = float(fields.get("elapsed_total", 0.0)) + ctx.get("extra_seconds", 0.0)
+                took = ctx.get("extra_seconds", 0.0) + 0.08 * dur  # the simulated back-end's time
                 queued = 0 if took > dur else int(2048 * self.rng.random())
                 self._log("inference", "WARNING", f"Stream buffer underflow: {queued} samples queued, 2048 requested "
                           f"(synthesis {took:.2f}s for {dur:.2f}s of audio)", event="stream_underflow",

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from engine.backends import backend_statuses, get_backend
-from engine.backends.base import BackendStatus
+from engine.backends.base import REQUEST_CONTEXT, BackendStatus, RequestContext
 from engine.clock import Clock, make_clock
 from engine.config import EngineConfig
 from engine.logs import EngineLogs
@@ -36,6 +36,8 @@ __all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "wav_byt
 SENTENCE_PAUSE_S = 0.18   #: silence between sentences
 SWITCH_PAUSE_S = 0.06     #: silence where the language changes inside a sentence
 FADE_S = 0.008            #: fade in/out at every join (no clicks)
+#: eSpeak pitch units (0-99) -> semitones, for back-ends without pitch controls (``pitch_controls``)
+PITCH_UNIT_SEMITONES = 0.15
 SILENCE_PEAK = 1e-3       #: an output whose peak is below this is silent
 SILENT_ALARM_S = 8.0      #: seconds of silent output in a row before the health log alarms
 
@@ -216,6 +218,8 @@ class Engine:
         stage = "frontend"
         ctx: dict[str, Any] = {"request_id": rid, "request": req, "backend": backend_name}
         t_all = time.perf_counter()
+        bctx = RequestContext(log)  # back-ends log through the request's logger (engine.backends.base)
+        bctx_token = REQUEST_CONTEXT.set(bctx)
         try:
             with self._lock:
                 t0 = time.perf_counter()
@@ -268,9 +272,14 @@ class Engine:
 
                 stage = "resynthesis"
                 t0 = time.perf_counter()
-                if ratio != 1.0 or style.needs_resynthesis or target is not None:
-                    audio = resynthesize(audio, sr, ratio=ratio, f0_range_scale=style.f0_range_scale,
-                                         f0_shift_semitones=style.f0_shift_semitones, target=target)
+                f0_shift, f0_scale = style.f0_shift_semitones, style.f0_range_scale
+                if not getattr(backend, "pitch_controls", True):
+                    # no pitch knobs (kokoro): WORLD applies the emotion's eSpeak pitch offsets
+                    f0_shift += style.pitch * PITCH_UNIT_SEMITONES
+                    f0_scale *= 1.0 + style.pitch_range / 100.0
+                if ratio != 1.0 or f0_shift != 0.0 or f0_scale != 1.0 or target is not None:
+                    audio = resynthesize(audio, sr, ratio=ratio, f0_range_scale=f0_scale,
+                                         f0_shift_semitones=f0_shift, target=target)
                 audio = apply_gain(audio, style.gain_db)
                 if self.injector is not None:
                     audio = self.injector.after_synthesis(ctx, audio, sr)
@@ -289,11 +298,13 @@ class Engine:
                 raise
             kind = getattr(exc, "error_type", type(exc).__name__)
             raise BackendError(f"{kind}: {exc}".splitlines()[0], where=f"stage {stage}") from exc
+        finally:
+            REQUEST_CONTEXT.reset(bctx_token)
         total = time.perf_counter() - t_all + ctx.get("extra_seconds", 0.0)
         if ctx.get("extra_seconds"):
             elapsed["acoustic"] += ctx["extra_seconds"]
-        self.clock.spend(total)
         duration = len(audio) / sr
+        self.clock.spend(self._clock_cost(total, duration, ctx))
         peak = float(np.max(np.abs(audio))) if audio.size else 0.0
         fields.update({
             "event": "synthesis_success", "sample_rate": sr, "audio_seconds": round(duration, 4),
@@ -303,6 +314,8 @@ class Engine:
         })
         if "gpu_mem_mb" in ctx:
             fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]
+        if bctx.stats:
+            fields["backend_stats"] = bctx.stats
         self._check_silence(fields, peak, duration)
         if req.output is not None:
             fields["output"] = str(req.output)
@@ -311,6 +324,14 @@ class Engine:
         if self.injector is not None:
             self.injector.after_request(ctx, fields)
         return SynthResult(audio, sr, rid, duration, dict(fields))
+
+    def _clock_cost(self, real_seconds: float, audio_seconds: float, ctx: dict[str, Any]) -> float:
+        """How far a request moves the clock: real time, or on a simulated clock a deterministic cost
+        (a GPU-class back-end's RTF of 0.08 plus overhead, plus injected delays) so that simulated runs
+        are reproducible to the millisecond."""
+        if not self.clock.simulated:
+            return real_seconds
+        return 0.03 + 0.08 * audio_seconds + ctx.get("extra_seconds", 0.0)
 
     def _check_silence(self, fields: dict[str, Any], peak: float, duration: float) -> None:
         """Silence monitor: warn on a silent output; health symptom after 8 s of silence in a row."""
@@ -326,12 +347,12 @@ class Engine:
             self._silence_reported = True
             self.logs.health.bind(event="health_symptom", check="output_level", request_id=fields["request_id"],
                                   silent_seconds=round(self._silent_run, 2)).warning(
-                f"audio output silent for {int(self._silent_run)}s")
+                f"audio output silent for {int(SILENT_ALARM_S)}s")
 
     def _log_error(self, log: Any, fields: dict[str, Any], exc: BaseException, stage: str,
                    elapsed: dict[str, float], total: float, ctx: dict[str, Any]) -> None:
         total += ctx.get("extra_seconds", 0.0)
-        self.clock.spend(total)
+        self.clock.spend(self._clock_cost(total, 0.0, ctx))
         tb_text = ctx.get("traceback") or self.logs.traceback_text(exc)
         error_type = ctx.get("error_type") or type(exc).__name__
         message = exc.one_line() if isinstance(exc, TtsopsError) else str(exc).splitlines()[0] if str(exc) else ""
