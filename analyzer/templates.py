@@ -45,7 +45,7 @@ DEFAULT_MASKING: tuple[tuple[str, str], ...] = (
     ("SHAPE", r"(?:torch\.Size\(|\()\[?\d+(?:,\s*\d+)+\]?\)|\[\d+(?:,\s*\d+)+\]"),
     ("QUOTED", r'(?<![\w"])"[^"\n]{0,200}"'),
     ("KV", r"(?<=[\w\]]=)(?![<\s])[^\s,;)\]}=]+"),
-    ("HEX", r"\b0[xX][0-9a-fA-F]+\b|(?<![\w\-])(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w\-])"),
+    ("HEX", r"\b\d[xX][0-9a-fA-F]+\b|(?<![\w\-])(?=[a-fA-F]*\d)[0-9a-fA-F]{8,}(?![\w\-])"),
     ("DURATION", r"(?<![\w.])[-+]?\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds|min|mins|minutes|h|hr|hours)(?![\w.])"),
     ("SIZE", r"(?<![\w.])\d+(?:\.\d+)?\s?(?:[KMGTP]i?B|bytes|B|kB|[KMG])(?![\w.])"),
     ("PATH", r"(?<![\w.~/])(?:~|\.{1,2})?(?:/[\w.\-@+%]+){2,}/?"),
@@ -160,10 +160,27 @@ class TemplateConfig:
 
 
 # ------------------------------------------------------------------------------------------------
-class Masker:
-    """All masking rules as ONE compiled alternation with named groups: one pass over the text."""
+DIGITS_TO_ONE = bytes.maketrans(b"0123456789", b"1111111111")
+_QUANT_RE = re.compile(r"\{\d+(?:,\d*)?\}|0-9|\\\d")
 
-    def __init__(self, rules: Iterable[tuple[str, str]], typed: bool = False):
+
+def digit_blind(patterns: Iterable[str]) -> bool:
+    """True when no pattern tells one ASCII digit from another (no digit literals outside ``{m,n}``
+    quantifiers and ``0-9`` ranges). Then masking ``s`` and ``s`` with every digit replaced by ``1``
+    match the same spans, so a masked result holding no digit can be reused for every message of the
+    same *digit shape* - the exact memo behind :meth:`Masker.mask`."""
+    return not any(re.search(r"[0-9]", _QUANT_RE.sub("", p)) for p in patterns)
+
+
+class Masker:
+    """All masking rules as ONE compiled alternation with named groups: one pass over the text.
+
+    Memo (exact): messages that differ only in their ASCII digits are masked identically whenever
+    the masked text keeps no digit (every digit was inside a mask), so the result is remembered under
+    the digit shape (``message`` with each digit -> ``1``; a fast bytes.translate) and the regex runs
+    once per shape. Enabled only when the rules are :func:`digit_blind`; bounded (``memo_size``)."""
+
+    def __init__(self, rules: Iterable[tuple[str, str]], typed: bool = False, memo_size: int = 100_000):
         rules = list(rules)
         self.names = [n for n, _ in rules]
         self.replacement = {n: (f"<{n}>" if typed else "<*>") for n in self.names}
@@ -179,9 +196,30 @@ class Masker:
             self._sub = lambda s: sub(lambda m: repl[m.lastgroup], s)  # type: ignore[index]
         else:
             self._sub = lambda s: s
+        self.memo_size = memo_size if (self.regex is not None and digit_blind(p for _, p in rules)) else 0
+        self._memo: dict[bytes, str] = {}
+
+    def mask_uncached(self, text: str) -> str:
+        return self._sub(text)
 
     def mask(self, text: str) -> str:
-        return self._sub(text)
+        if not self.memo_size:
+            return self._sub(text)
+        try:
+            key = text.encode("utf-8").translate(DIGITS_TO_ONE)
+        except UnicodeEncodeError:  # lone surrogates
+            return self._sub(text)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._sub(text)
+            if not _HAS_DIGIT(out):
+                if len(self._memo) >= self.memo_size:
+                    self._memo.clear()
+                self._memo[key] = out
+        return out
+
+
+_HAS_DIGIT = re.compile(r"[0-9]").search
 
 
 class TemplateMatch(NamedTuple):
@@ -289,7 +327,8 @@ class TemplateMiner:
         cfg.snapshot_interval_minutes = 10 ** 9
         self._tm = drain3.TemplateMiner(persistence_handler=None, config=cfg)
         self.drain = self._tm.drain
-        self.masker = Masker(self.config.masking, self.config.typed_masks)
+        self.masker = Masker(self.config.masking, self.config.typed_masks,
+                             memo_size=self.config.cache_size)
         self._k = int(self.config.split_max_values)
         self._cache: dict[str, tuple[int, int]] = {}      # masked -> (public id, drain cluster id)
         self._alias: dict[int, int] = {}                  # drain cluster id -> canonical drain id

@@ -14,6 +14,7 @@ sizes each pass; written to a temp folder, never committed), same run:
   (a) drain3 masked   - a plain drain3 ``add_log_message`` loop given our masking rules as Drain3
                         MaskingInstructions (Drain3 applies them one regex pass each);
   (b) drain3 unmasked - the same loop without masking;
+  (b') drain3 + the masking of Drain3's example drain3.ini (7 rules), for reference;
   (c) ours            - the ``tts-analyze templates --format csv`` path (read, header regex, one
                         masking pass, caches, final ids, CSV rows to /dev/null).
 Each includes reading the file and the header regex. Identity check: our cached run and an uncached
@@ -123,7 +124,19 @@ def _contents(path: Path):
                 yield m.group("Content")
 
 
-def drain3_loop(path: Path, masked: bool) -> tuple[float, int, int]:
+# Drain3's example drain3.ini masking (its README's recommended starting point), for reference
+DRAIN3_EXAMPLE_MASKING = [
+    (r"((?<=[^A-Za-z0-9])|^)(([0-9a-f]{2,}:){3,}([0-9a-f]{2,}))((?=[^A-Za-z0-9])|$)", "ID"),
+    (r"((?<=[^A-Za-z0-9])|^)(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})((?=[^A-Za-z0-9])|$)", "IP"),
+    (r"((?<=[^A-Za-z0-9])|^)([0-9a-f]{6,} ?){3,}((?=[^A-Za-z0-9])|$)", "SEQ"),
+    (r"((?<=[^A-Za-z0-9])|^)([0-9A-F]{4} ?){4,}((?=[^A-Za-z0-9])|$)", "SEQ"),
+    (r"((?<=[^A-Za-z0-9])|^)(0x[a-f0-9A-F]+)((?=[^A-Za-z0-9])|$)", "HEX"),
+    (r"((?<=[^A-Za-z0-9])|^)([\-\+]?\d+)((?=[^A-Za-z0-9])|$)", "NUM"),
+    (r"(?<=executed cmd )(\".+?\")", "CMD"),
+]
+
+
+def drain3_loop(path: Path, masked: bool | str) -> tuple[float, int, int]:
     import drain3
     from drain3.masking import MaskingInstruction
     from drain3.template_miner_config import TemplateMinerConfig
@@ -132,8 +145,11 @@ def drain3_loop(path: Path, masked: bool) -> tuple[float, int, int]:
 
     cfg = TemplateMinerConfig()
     cfg.profiling_enabled = False
-    cfg.masking_instructions = ([MaskingInstruction(p, "*") for _n, p in TemplateConfig().masking]
-                                if masked else [])
+    if masked == "example":
+        cfg.masking_instructions = [MaskingInstruction(p, name) for p, name in DRAIN3_EXAMPLE_MASKING]
+    else:
+        cfg.masking_instructions = ([MaskingInstruction(p, "*") for _n, p in TemplateConfig().masking]
+                                    if masked else [])
     # our masks all read "<*>": Drain3 writes mask_prefix + "*" + mask_suffix = "<*>" too
     tm = drain3.TemplateMiner(config=cfg)
     t0 = time.perf_counter()
@@ -228,12 +244,15 @@ def main() -> int:
         t_ours, n_ours, k_ours, ids = ours(big)
         t_unm, n_unm, k_unm = drain3_loop(big, masked=False)
         t_msk, n_msk, k_msk = drain3_loop(big, masked=True)
+        t_ex, n_ex, k_ex = drain3_loop(big, masked="example")
         tp = {"lines": n,
               "ours_lines_per_s": round(n_ours / t_ours), "ours_templates": k_ours,
               "drain3_masked_lines_per_s": round(n_msk / t_msk), "drain3_masked_clusters": k_msk,
-              "drain3_unmasked_lines_per_s": round(n_unm / t_unm), "drain3_unmasked_clusters": k_unm}
+              "drain3_unmasked_lines_per_s": round(n_unm / t_unm), "drain3_unmasked_clusters": k_unm,
+              "drain3_example_ini_masking_lines_per_s": round(n_ex / t_ex), "drain3_example_ini_clusters": k_ex}
         tp["speedup_vs_masked"] = round(tp["ours_lines_per_s"] / tp["drain3_masked_lines_per_s"], 2)
         tp["speedup_vs_unmasked"] = round(tp["ours_lines_per_s"] / tp["drain3_unmasked_lines_per_s"], 2)
+        tp["speedup_vs_example_ini"] = round(tp["ours_lines_per_s"] / tp["drain3_example_ini_masking_lines_per_s"], 2)
         check_n = min(n, 200_000)
         small = Path(tmp) / "check.log"
         with open(big, encoding="utf-8") as src, open(small, "w", encoding="utf-8") as dst:

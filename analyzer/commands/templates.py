@@ -70,38 +70,93 @@ def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
 
 
 def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=None) -> MiningResult:  # noqa: ANN001
-    """Mine every record under ``paths``; returns final ids (merges/splits decided on everything)."""
+    """Mine every record under ``paths``; returns final ids (merges/splits decided on everything).
+
+    Work is done once per distinct thing: each distinct *masked* message goes through Drain once;
+    with a log format, each distinct *digit shape* of a raw line (digits -> ``1``) is decoded,
+    header-parsed and masked once when its masked content keeps no digit (exact: the masking rules
+    cannot tell digits apart, see :func:`analyzer.templates.digit_blind`)."""
     from analyzer.io import ReadStats
     from analyzer.templates import TemplateConfig, TemplateMiner
 
     stats = stats if stats is not None else ReadStats()
-    miner = TemplateMiner(config or TemplateConfig(), state_dir=state_dir)
-    mask = miner.masker.mask
+    config = config or TemplateConfig()
+    miner = TemplateMiner(config, state_dir=state_dir)
     add = miner.add_masked_cluster
     seen: dict[str, int] = {}          # distinct masked message -> index
     clusters = array("q")
     masked_list: list[str] = []
     idx = array("i")
-    memo: dict[str, int] = {}          # raw message -> distinct index (repeats skip masking too)
-    memo_cap = 200_000
-    for msg in iter_messages(paths, log_format=log_format, stats=stats):
-        j = memo.get(msg)
+
+    def distinct(masked: str) -> int:
+        j = seen.get(masked)
         if j is None:
-            masked = mask(msg)
-            j = seen.get(masked)
-            if j is None:
-                j = len(masked_list)
-                seen[masked] = j
-                masked_list.append(masked)
-                clusters.append(add(masked)[1])
-            if len(memo) < memo_cap:
-                memo[msg] = j
-        idx.append(j)
+            j = len(masked_list)
+            seen[masked] = j
+            masked_list.append(masked)
+            clusters.append(add(masked)[1])
+        return j
+
+    if log_format and miner.masker.memo_size and not any(c.isdigit() for c in log_format):
+        _fast_lines(paths, log_format, stats, miner.masker.mask_uncached, distinct, idx, config.cache_size)
+    else:
+        mask = miner.masker.mask
+        for msg in iter_messages(paths, log_format=log_format, stats=stats):
+            idx.append(distinct(mask(msg)))
     final = array("i", (miner.resolve(m, c) for m, c in zip(masked_list, clusters)))
     ids = array("i", (final[j] for j in idx))
     if state_dir is not None:
         miner.save()
     return MiningResult(ids, miner, stats)
+
+
+def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> None:  # noqa: ANN001
+    """The ``--log-format`` hot loop: raw line -> digit shape -> (memo hit) distinct index."""
+    import re
+
+    from analyzer.io import LineParser, _decode, expand_paths, iter_raw_lines
+    from analyzer.templates import DIGITS_TO_ONE
+
+    match = LineParser(log_format, parse_times=False).fmt_re.match
+    has_digit = re.compile(r"[0-9]").search
+    files = expand_paths(paths, stats)
+    if not files:
+        raise InputError("nothing to read (" + ("; ".join(stats.warnings[:3]) or "no log files") + ")",
+                         where=", ".join(map(str, paths))[:200])
+    memo: dict[bytes, int] = {}
+    memo_size = max(1, memo_size)
+    append = idx.append
+    T = DIGITS_TO_ONE
+    for f in files:
+        name = "<stdin>" if f == "-" else f
+        lines = records = 0
+        for n, raw in iter_raw_lines(f, stats, name):
+            lines += 1
+            key = raw.translate(T)
+            j = memo.get(key)
+            if j is not None:
+                records += 1
+                append(j)
+                continue
+            bad_before = stats.bad_line_count
+            text = _decode(raw, name, n, stats) if (b"\x00" in raw or not raw.isascii()) else raw.decode("ascii")
+            if text is None:
+                continue
+            m = match(text)
+            if m is None:
+                if text.strip():
+                    stats.bad(name, n, "line does not match the log format", text)
+                continue
+            masked = mask(m.group("Content"))
+            j = distinct(masked)
+            records += 1
+            append(j)
+            if not has_digit(masked) and stats.bad_line_count == bad_before:
+                if len(memo) >= memo_size:
+                    memo.clear()
+                memo[key] = j
+        stats.lines += lines
+        stats.records += records
 
 
 @click.command("templates")
