@@ -6,13 +6,15 @@ engine's job and is shared by all back-ends.
 """
 from __future__ import annotations
 
+import contextvars
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Voice", "BackendStatus", "Backend"]
+__all__ = ["Voice", "BackendStatus", "Backend", "RequestContext", "REQUEST_CONTEXT", "backend_logger",
+           "request_context"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,36 @@ class Backend(ABC):
 
     def close(self) -> None:
         """Release resources (optional)."""
+
+
+@dataclass
+class RequestContext:
+    """What a back-end sees of the request it is serving (set by ``Engine.synthesize``).
+
+    ``log``: the engine's loguru logger bound with the request's fields (request_id, backend...),
+    so a back-end's own events (model load, per-segment token counts and timings) land in the
+    engine's ``inference.log`` beside ``synthesis_start``/``synthesis_success``. ``stats``: what the
+    back-end reports for the whole request; the engine adds it to the success record as
+    ``backend_stats``.
+    """
+
+    log: Any
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+REQUEST_CONTEXT: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "ttsops_request_context", default=None)
+
+
+def request_context() -> RequestContext | None:
+    """The request being served in this thread/task, or None outside ``Engine.synthesize``."""
+    return REQUEST_CONTEXT.get()
+
+
+def backend_logger() -> Any:
+    """The request's logger inside ``Engine.synthesize``, loguru's root logger elsewhere."""
+    ctx = REQUEST_CONTEXT.get()
+    if ctx is not None:
+        return ctx.log
+    from loguru import logger
+    return logger

@@ -41,10 +41,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from loguru import logger
-
 from engine.backends import kokoro_phonemes as kp
-from engine.backends.base import Backend, BackendStatus, Voice
+from engine.backends.base import Backend, BackendStatus, Voice, backend_logger, request_context
 from ttsops.errors import BackendError
 
 __all__ = ["KokoroBackend", "KokoroAssets", "KokoroModel", "load_model", "assemble_model", "SAMPLE_RATE",
@@ -248,7 +246,7 @@ def load_model(assets: KokoroAssets | None = None, *, threads: int | None = None
             try:
                 model = _open(assets, threads)
             except BackendError as exc:
-                logger.bind(event="model_load_failed", backend="kokoro", error_type="BackendError",
+                backend_logger().bind(event="model_load_failed", backend="kokoro", error_type="BackendError",
                             cause=exc.message).error("kokoro model load failed: {}", exc.one_line())
                 raise
             _MODELS[key] = model
@@ -260,7 +258,8 @@ def _open(assets: KokoroAssets, threads: int) -> KokoroModel:
     t0 = time.perf_counter()
     blob = assemble_model(assets)
     t_asm = time.perf_counter() - t0
-    logger.bind(event="model_assemble", backend="kokoro", parts=N_PARTS, model_bytes=len(blob),
+    log = backend_logger()
+    log.bind(event="model_assemble", backend="kokoro", parts=N_PARTS, model_bytes=len(blob),
                 sha256_checked=assets.model_sha256 is not None, elapsed={"assemble": round(t_asm, 4)},
                 rss_mb=round(rss_mb(), 1)).info(
         "kokoro model assembled from {} parts ({:.1f} MB, SHA-256 verified) in {:.2f}s",
@@ -301,7 +300,7 @@ def _open(assets: KokoroAssets, threads: int) -> KokoroModel:
         raise BackendError(f"Kokoro voice packs with unexpected shape: {bad}")
     t_load = time.perf_counter() - t0
     model = KokoroModel(session, vocab, voices, threads)
-    logger.bind(event="model_load", backend="kokoro", threads=threads, vocab_size=len(vocab),
+    log.bind(event="model_load", backend="kokoro", threads=threads, vocab_size=len(vocab),
                 voices=sorted(voices), elapsed={"assemble": round(t_asm, 4), "session": round(t_sess, 4),
                                                 "total": round(t_load, 4)},
                 rss_mb=round(rss_mb(), 1), rss_delta_mb=round(rss_mb() - rss0, 1)).info(
@@ -313,7 +312,7 @@ def _open(assets: KokoroAssets, threads: int) -> KokoroModel:
     t_warm = time.perf_counter() - t2
     model.stats = {"assemble_s": t_asm, "session_s": t_sess, "load_s": t_load, "warmup_s": t_warm,
                    "rss_mb": rss_mb(), "model_bytes": float(assets.size_bytes())}
-    logger.bind(event="model_warmup", backend="kokoro", audio_seconds=round(warm.size / SAMPLE_RATE, 3),
+    log.bind(event="model_warmup", backend="kokoro", warmup_audio_seconds=round(warm.size / SAMPLE_RATE, 3),
                 elapsed={"warmup": round(t_warm, 4)}, rss_mb=round(rss_mb(), 1)).info(
         "kokoro warm-up done in {:.2f}s", t_warm)
     return model
@@ -399,14 +398,17 @@ class KokoroBackend(Backend):
     name: ClassVar[str] = "kokoro"
     sample_rate: int = SAMPLE_RATE
     #: silence between sentences of one segment (seconds)
-    sentence_pause_s: float = 0.25
+    sentence_pause_s: float = 0.18
     max_tokens: int = kp.MAX_CONTENT_TOKENS
+    #: no pitch knobs: the engine applies emotions' pitch offsets with WORLD (engine.synth)
+    pitch_controls: ClassVar[bool] = False
 
     def __init__(self, assets: KokoroAssets | None = None, *, threads: int | None = None) -> None:
         self._assets = assets
         self._threads = threads
         self._model: KokoroModel | None = None
         self.last_stats: dict[str, Any] = {}
+        self._load_s: float | None = None
 
     @classmethod
     def status(cls) -> BackendStatus:
@@ -430,7 +432,9 @@ class KokoroBackend(Backend):
 
     def load(self) -> None:
         if self._model is None:
+            t = time.perf_counter()
             self._model = load_model(self._assets, threads=self._threads)
+            self._load_s = time.perf_counter() - t
 
     def voices(self) -> tuple[str, ...]:
         return VOICE_PACKS
@@ -471,12 +475,30 @@ class KokoroBackend(Backend):
         audio_s = out.size / SAMPLE_RATE
         self.last_stats = {"tokens": tokens_total, "chunks": len(chunk_tokens), "chunk_tokens": chunk_tokens,
                            "sentences": len(sentences), "voice_pack": pack, "espeak_voice": ev, "speed": speed,
-                           "elapsed": elapsed, "audio_seconds": round(audio_s, 3),
-                           "rtf": round(total / audio_s, 4) if audio_s else None,
+                           "elapsed": elapsed, "segment_audio_seconds": round(audio_s, 3),
+                           "segment_rtf": round(total / audio_s, 4) if audio_s else None,
                            "dropped_symbols": "".join(sorted(set(dropped)))}
-        logger.bind(event="kokoro_infer", backend="kokoro", text_length=len(text), **self.last_stats).debug(
+        backend_logger().bind(event="kokoro_infer", backend="kokoro", segment_length=len(text),
+                              **self.last_stats).debug(
             "kokoro: {} tokens in {} chunk(s), {:.2f}s audio, phonemize {:.3f}s inference {:.3f}s post {:.3f}s",
             tokens_total, len(chunk_tokens), audio_s, t_ph, t_inf, t_post)
+        ctx = request_context()
+        if ctx is not None:   # the engine adds these to the request's synthesis_success record
+            st = ctx.stats
+            st["tokens"] = st.get("tokens", 0) + tokens_total
+            st["chunks"] = st.get("chunks", 0) + len(chunk_tokens)
+            st["max_chunk_tokens"] = max([st.get("max_chunk_tokens", 0), *chunk_tokens])
+            el = st.setdefault("elapsed", {"phonemize": 0.0, "inference": 0.0, "post": 0.0})
+            for key, val in elapsed.items():
+                el[key] = round(el[key] + val, 4)
+            packs = st.setdefault("voice_packs", [])
+            if pack not in packs:
+                packs.append(pack)
+            if dropped:
+                st["dropped_symbols"] = "".join(sorted(set(st.get("dropped_symbols", "")) | set(dropped)))
+            if self._load_s is not None:
+                st["model_load_s"] = round(self._load_s, 3)
+                self._load_s = None
         return out
 
     def close(self) -> None:

@@ -78,8 +78,8 @@ def test_english_speech_24k_deterministic(backend, events):
     assert stats["tokens"] > 20 and stats["voice_pack"] == "jf_alpha" and stats["dropped_symbols"] == ""
     assert set(stats["elapsed"]) == {"phonemize", "inference", "post"}
     rec = [e for e in events if e.get("event") == "kokoro_infer"][-1]
-    assert rec["rtf"] > 0 and rec["tokens"] == stats["tokens"]
-    print(f"\nkokoro en: {stats['audio_seconds']}s audio, RTF {stats['rtf']}")
+    assert rec["segment_rtf"] > 0 and rec["tokens"] == stats["tokens"]
+    print(f"\nkokoro en: {stats['segment_audio_seconds']}s audio, RTF {stats['segment_rtf']}")
     backend.synthesize("Something else first.", Voice("en", "en-us", "m3"))   # state must not leak
     b = backend.synthesize(text, EN)
     assert a.tobytes() == b.tobytes()
@@ -92,7 +92,8 @@ def test_mandarin_speech_keeps_tones(backend):
     assert not dropped and "↓" in flat and "↘" in flat and not any(c.isdigit() for c in flat)
     a = backend.synthesize(text, ZH)
     _check_speech(a, 0.6, 4.0)
-    print(f"\nkokoro zh: {backend.last_stats['audio_seconds']}s audio, RTF {backend.last_stats['rtf']}")
+    print(f"\nkokoro zh: {backend.last_stats['segment_audio_seconds']}s audio, "
+          f"RTF {backend.last_stats['segment_rtf']}")
     assert backend.synthesize(text, ZH).tobytes() == a.tobytes()
 
 
@@ -164,3 +165,65 @@ def test_voice_pack_mapping():
     assert k.voice_pack_for(Voice("en", "en-us", "f5", extra={"kokoro_voice": "bf_emma"})) == "jf_tebukuro"
     assert k.espeak_voice_for(Voice("zh", "cmn")) == "cmn"
     assert k.espeak_voice_for(Voice("en", "en")) == "en-us"
+
+
+# ------------------------------------------------------------------------------ through the engine
+
+def _records(log_dir: Path) -> list[dict]:
+    import json
+    return [json.loads(line)["record"]["extra"] for line in (log_dir / "inference.log").read_text().splitlines()]
+
+
+def test_engine_selects_kokoro_per_request(tmp_path, backend):
+    from engine.config import EngineConfig
+    from engine.synth import Engine, SynthRequest
+
+    with Engine(EngineConfig(log_dir=tmp_path / "logs")) as eng:
+        names = {s.name: s for s in eng.backends()}
+        assert names["kokoro"].available and names["espeak"].available
+        res = eng.synthesize(SynthRequest(text="你好，世界。Hello, world.", backend="kokoro", request_id="r-k1"))
+        esp = eng.synthesize(SynthRequest(text="你好，世界。Hello, world.", request_id="r-e1"))
+    assert res.sample_rate == 24000 and esp.sample_rate == 22050
+    _check_speech(res.audio, 1.5, 6.0)
+    rec = res.record
+    assert rec["backend"] == "kokoro" and rec["rtf"] > 0
+    bs = rec["backend_stats"]
+    assert bs["tokens"] > 10 and set(bs["elapsed"]) == {"phonemize", "inference", "post"}
+    assert bs["voice_packs"] == ["jf_alpha"]
+    recs = _records(tmp_path / "logs")
+    infer = [r for r in recs if r.get("event") == "kokoro_infer"]
+    assert len(infer) == 2 and all(r["request_id"] == "r-k1" for r in infer)   # one per language segment
+    ok = [r for r in recs if r.get("event") == "synthesis_success" and r["request_id"] == "r-k1"]
+    assert ok and ok[0]["backend_stats"]["tokens"] == bs["tokens"]
+
+
+def test_engine_emotion_moves_kokoro_f0(tmp_path, backend):
+    from engine.config import EngineConfig
+    from engine.prosody import f0_stats
+    from engine.synth import Engine, SynthRequest
+
+    with Engine(EngineConfig(log_dir=None)) as eng:
+        out = {e: eng.synthesize(SynthRequest(text="Hello there, my friend.", speaker="en_female_1",
+                                              emotion=e, backend="kokoro"))
+               for e in ("happy", "sad")}
+    f0 = {e: f0_stats(r.audio, r.sample_rate) for e, r in out.items()}
+    assert f0["happy"].mean_hz > f0["sad"].mean_hz * 1.15, f0
+    assert out["sad"].duration_s > out["happy"].duration_s
+
+
+def test_cli_synth_kokoro(tmp_path):
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    wav = tmp_path / "k.wav"
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "synth", "--backend", "kokoro",
+                           "Hello, world. 你好,世界。", "-o", str(wav), "--log-dir", str(tmp_path / "logs")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    y, sr = sf.read(wav, dtype="float32")
+    assert sr == 24000
+    _check_speech(y, 1.5, 6.0)
+    events = {r.get("event") for r in _records(tmp_path / "logs")}
+    assert {"model_assemble", "model_load", "model_warmup", "kokoro_infer", "synthesis_success"} <= events
