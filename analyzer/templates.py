@@ -429,7 +429,9 @@ class TemplateMiner:
         pv = self._posvals.get(canon)
         if not pv or len(pv) != len(tokens):
             return ()
-        return tuple((i, tokens[i]) for i, vals in enumerate(pv) if vals is not None and len(vals) > 1)
+        # every slot still constant-like, even with one word so far: an id handed out early then
+        # folds exactly into the final one (canonical) when a slot later turns out variable
+        return tuple((i, tokens[i]) for i, vals in enumerate(pv) if vals is not None)
 
     def _public(self, canon: int, key: tuple) -> tuple[int, bool]:
         pid = self._pub.get((canon, key))
@@ -501,7 +503,7 @@ class TemplateMiner:
         canon = self._alias.get(c, c)
         pv = self._posvals.get(canon)
         if pv:
-            key = tuple((i, w) for i, w in key if i < len(pv) and pv[i] is not None and len(pv[i]) > 1)
+            key = tuple((i, w) for i, w in key if i < len(pv) and pv[i] is not None)
         else:
             key = ()
         if canon == c and key == info[1]:
