@@ -297,8 +297,9 @@ def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConf
             for line, item in _chain(first, stream):
                 summary.total += 1
                 if isinstance(item, Task) and item.name in seen:
+                    raw_dup = item.raw
                     item = _line_error(line, f"duplicate task name {item.name!r}", "names must be unique")
-                    item.raw = getattr(item, "raw", b"")  # type: ignore[attr-defined]
+                    item.raw = raw_dup  # type: ignore[attr-defined]
                 if isinstance(item, InputError):
                     reason = item.one_line()
                     raw = getattr(item, "raw", b"") or b""
