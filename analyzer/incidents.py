@@ -44,9 +44,10 @@ class IncidentConfig:
     Parameters
     ----------
     episode_gap : float
-        Hits of the same KB entry further apart than this start a new episode. Default 60.
+        Hits of the same KB entry further apart than this start a new episode. Default 120 (a
+        failing request every minute or two is still one incident).
     attach_gap : float
-        A symptom that starts up to this long after an incident's last record joins it. Default 60.
+        A symptom that starts up to this long after an incident's last record joins it. Default 120.
     cause_tolerance : float
         A cause logged up to this long *after* a symptom it explains still becomes the root (logs of
         different files are written at slightly different moments). Default 5.
@@ -63,8 +64,8 @@ class IncidentConfig:
         An incident with at least this many error records is raised one severity level. Default 50.
     """
 
-    episode_gap: float = 60.0
-    attach_gap: float = 60.0
+    episode_gap: float = 120.0
+    attach_gap: float = 120.0
     cause_tolerance: float = 5.0
     max_evidence: int = 3
     max_request_ids: int = 20
@@ -521,7 +522,7 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                 continue
             if ep.key == d.root.key or any(ep.key == m.key for m in d.members):
                 d.members.append(ep)
-            elif _explains(d.root, ep) and (ep.kb is not None or ep.start <= d.end + tol):
+            elif _explains(d.root, ep):
                 d.members.append(ep)
             elif ep.kb is not None and ep.start <= d.start + tol and _explains(ep, d.root) \
                     and ep.rank <= d.root.rank:
@@ -568,17 +569,22 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
             request_count = max(request_count, req_total)
         # symptoms: group members by kb id (or template)
         sym: dict[str, Symptom] = {}
+        top: dict[str, int] = {}
         for m in d.members:
             if m.key == root.key:
                 continue
-            key = m.kb.id if m.kb else f"tpl:{m.template_id}"
+            key = m.kb.id if m.kb else UNRECOGNISED   # unrecognised templates: one row, top template shown
             s = sym.get(key)
             if s is None:
                 sym[key] = Symptom(m.kb.id if m.kb else UNRECOGNISED,
                                    m.kb.title if m.kb else "Unrecognised", m.count, m.start, m.template)
+                top[key] = m.count
             else:
                 s.count += m.count
                 s.first = min(s.first, m.start)
+                if m.kb is None and m.count > top[key]:
+                    top[key] = m.count
+                    s.template = m.template
         records = sum(m.count for m in members)
         errors = sum(m.errors for m in members)
         anomalous, score = in_span(d.start, d.end)
