@@ -1,4 +1,5 @@
-"""Live analysis: ``tts-analyze --follow`` tails log files, keeps the template miner and detectors
+"""Live analysis: ``tts-analyze --follow`` tails log files (:class:`analyzer.follow.Follower`,
+rotation-safe), keeps the template miner and detectors
 warm, and raises alerts when an incident opens or closes (with its root cause) and on slow trends.
 
 Sinks: the terminal, a JSON-lines file (``--alerts-jsonl``), and an Alertmanager-compatible
@@ -26,10 +27,9 @@ from analyzer.config import AlertConfig, AnalyzeConfig
 from analyzer.incidents import Episode
 
 __all__ = ["Alert", "AlertSink", "TerminalSink", "JsonlSink", "WebhookSink", "build_sinks", "LiveTracker",
-           "FileTailer", "follow_logs", "alertmanager_payload"]
+           "follow_logs", "alertmanager_payload"]
 
 UTC = timezone.utc
-_ROTATED = re.compile(r"\.\d+$|\.gz$|\.bz2$|\.xz$|\.zip$")
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -202,137 +202,6 @@ def build_sinks(*, terminal: bool = True, jsonl: str | None = None, webhook: str
         sinks.append(WebhookSink(webhook, timeout=cfg.webhook_timeout, retries=int(cfg.webhook_retries),
                                  fmt=cfg.webhook_format))
     return sinks
-
-
-# ----------------------------------------------------------------------------------------------
-# tailing
-class FileTailer:
-    """Tails the log files under ``paths`` (re-expanded each poll, so new files are picked up),
-    surviving rotation (inode change or truncation: the old handle is drained, the new file read
-    from its start). Rotated siblings (``.1``, ``.gz``) are not followed.
-
-    :meth:`poll` returns the complete new lines as ``(file, line_no, text)``.
-    """
-
-    def __init__(self, paths: Iterable[str], *, from_start: bool = True):
-        self.paths = list(paths)
-        self.from_start = from_start
-        self.files: dict[str, dict[str, Any]] = {}
-        self._first = True
-
-    def _expand(self) -> list[str]:
-        out: list[str] = []
-        for p in self.paths:
-            if os.path.isdir(p):
-                for root, _dirs, names in os.walk(p):
-                    for n in sorted(names):
-                        if not _ROTATED.search(n) and n.rsplit(".", 1)[-1] in ("log", "jsonl", "txt", "json", "out", "err"):
-                            out.append(os.path.join(root, n))
-            elif os.path.isfile(p):
-                out.append(p)
-            else:
-                import glob
-
-                out.extend(f for f in sorted(glob.glob(p)) if os.path.isfile(f) and not _ROTATED.search(f))
-        return out
-
-    def _open(self, path: str, at_end: bool) -> dict[str, Any] | None:
-        try:
-            fh = open(path, "rb")
-            st = os.fstat(fh.fileno())
-        except OSError:
-            return None
-        if at_end:
-            fh.seek(0, os.SEEK_END)
-        return {"fh": fh, "ino": st.st_ino, "buf": b"", "line": 0 if not at_end else -1}
-
-    def _read(self, path: str, st: dict[str, Any], out: list[tuple[str, int, str]]) -> None:
-        data = st["fh"].read()
-        if not data:
-            return
-        buf = st["buf"] + data
-        parts = buf.split(b"\n")
-        st["buf"] = parts.pop()
-        for raw in parts:
-            if st["line"] >= 0:
-                st["line"] += 1
-            out.append((path, max(st["line"], 0), raw.decode("utf-8", "replace").rstrip("\r")))
-
-    def poll(self) -> list[tuple[str, int, str]]:
-        out: list[tuple[str, int, str]] = []
-        for path in self._expand():
-            st = self.files.get(path)
-            if st is None:
-                st = self._open(path, at_end=self._first and not self.from_start)
-                if st is None:
-                    continue
-                self.files[path] = st
-            else:
-                try:
-                    cur = os.stat(path)
-                except OSError:
-                    continue
-                if cur.st_ino != st["ino"] or cur.st_size < st["fh"].tell():
-                    self._read(path, st, out)          # drain what the old file still had
-                    st["fh"].close()
-                    new = self._open(path, at_end=False)
-                    if new is None:
-                        continue
-                    self.files[path] = st = new
-            self._read(path, st, out)
-        self._first = False
-        return out
-
-    def close(self) -> None:
-        for st in self.files.values():
-            st["fh"].close()
-
-
-class _RecordAssembler:
-    """Lines -> Records with analyzer.io's line parser (continuation lines join their record)."""
-
-    def __init__(self, log_format: str | None = None):
-        from analyzer.io import LineParser
-
-        self.parser = LineParser(log_format)
-        self.pending: dict[str, Any] = {}
-        self.extra: dict[str, list[str]] = {}
-        self.last_time: dict[str, datetime | None] = {}
-
-    def feed(self, path: str, n: int, text: str) -> Iterator[Any]:
-        from analyzer.records import Record
-
-        if not text.strip():
-            return
-        kind, val = self.parser.parse(text, path, n)
-        if kind == "bad":
-            return
-        if kind == "cont" and path in self.pending:
-            self.extra.setdefault(path, []).append(text)
-            return
-        if kind in ("cont", "plain"):
-            val = Record(None, None, text, path, n, {}, text)
-        if path in self.pending:
-            yield self._finish(path)
-        if val.time is None:
-            val.time = self.last_time.get(path)
-        else:
-            self.last_time[path] = val.time
-        self.pending[path] = val
-
-    def _finish(self, path: str) -> Any:
-        rec = self.pending.pop(path)
-        extra = self.extra.pop(path, None)
-        if extra:
-            joined = "\n".join(extra)
-            rec.raw = rec.raw + "\n" + joined
-            i = joined.find("Traceback (most recent call last)")
-            if i >= 0 and rec.traceback is None:
-                rec.traceback = joined[i:]
-        return rec
-
-    def flush(self) -> list[Any]:
-        return [self._finish(p) for p in list(self.pending)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -523,13 +392,16 @@ def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks:
     alert fired, else 0."""
     config = config or AnalyzeConfig()
     sinks = sinks if sinks is not None else build_sinks(config=config.alerts)
-    tracker = LiveTracker(config)
-    tailer = FileTailer(paths, from_start=from_start)
-    asm = _RecordAssembler(config.log_format)
-    if not tailer._expand():
+    from analyzer.follow import Follower
+    from analyzer.io import ReadStats, expand_paths
+
+    if not [p for p in expand_paths(paths, ReadStats()) if p != "-"]:
         from ttsops.errors import InputError
 
         raise InputError("nothing to follow", where=", ".join(paths)[:200], fix="give log files or folders")
+    tracker = LiveTracker(config)
+    follower = Follower(paths, log_format=config.log_format, from_start=from_start,
+                        flush_after=max(float(config.alerts.poll_interval), 0.2))
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     interval = max(float(config.alerts.poll_interval), 0.05)
 
@@ -543,13 +415,8 @@ def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks:
 
     try:
         while True:
-            lines = tailer.poll()
-            for path, n, text in lines:
-                for rec in asm.feed(path, n, text):
-                    emit(tracker.feed(rec))
-            if not lines:
-                for rec in asm.flush():   # a quiet poll: the pending records are complete
-                    emit(tracker.feed(rec))
+            for rec in follower.poll():
+                emit(tracker.feed(rec))
             emit(tracker.tick())
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -557,14 +424,16 @@ def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks:
     except KeyboardInterrupt:
         pass
     finally:
-        for rec in asm.flush():
-            emit(tracker.feed(rec))
-        tailer.close()
-        for s in sinks:
-            try:
-                s.close()
-            except Exception:
-                pass
+        try:
+            for rec in follower.flush():
+                emit(tracker.feed(rec))
+        finally:
+            follower.close()
+            for s in sinks:
+                try:
+                    s.close()
+                except Exception:
+                    pass
         if config.state_dir is not None:
             try:
                 tracker.an.miner.save()

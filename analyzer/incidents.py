@@ -17,7 +17,6 @@ The root cause is therefore the earliest upstream signal, not the loudest.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -33,8 +32,6 @@ __all__ = [
 UTC = timezone.utc
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "ALERT", "EMERGENCY"})
 WARNING_LEVELS = frozenset({"WARNING", "WARN"})
-_TB_FRAME = re.compile(r'File "([^"]+)", line \d+, in (\S+)')
-_TB_LAST = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure|Warning)?)\s*(?::|$)")
 
 
 @dataclass
@@ -204,6 +201,15 @@ class Episode:
         return self.kb.rank if self.kb is not None else 9
 
 
+_TEXT_PREFIX = re.compile(r"^\s*(?:\w+\s*\|\s*)?[\w.<>]+:[\w.<>]+:\d+\s+-\s+")
+
+
+def _norm(text: str) -> str:
+    """Evidence text without a loguru text-format prefix (``channel | module:function:line - ``), for
+    de-duplicating the same record mirrored into several files."""
+    return _TEXT_PREFIX.sub("", text).strip()
+
+
 def _first_line(text: str, limit: int = 300) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -297,7 +303,8 @@ class HitCollector:
         if t < ep.start:
             ep.start = t
         if ep.count <= self.config.max_evidence:
-            ep.evidence.extend(record_evidence(rec, full=ep.count == 1))
+            seen = {_norm(e.text) for e in ep.evidence}
+            ep.evidence.extend(e for e in record_evidence(rec, full=ep.count == 1) if _norm(e.text) not in seen)
         if ep.template is None and template is not None:
             ep.template = template
         rid = (rec.fields or {}).get(self.request_field)
@@ -392,70 +399,43 @@ class ExceptionGroup:
                 "request_ids": self.request_ids, "files": self.files}
 
 
-def normalise_stack(traceback: str) -> tuple[str, list[str]]:
-    """(exception type, ``["file.py:function", ...]``) of a Python traceback; no line numbers, no
-    values (they vary between occurrences of the same bug)."""
-    frames = []
-    for path, func in _TB_FRAME.findall(traceback):
-        frames.append(f"{path.replace(chr(92), '/').rsplit('/', 1)[-1]}:{func}")
-    etype = ""
-    for line in reversed([ln.strip() for ln in traceback.splitlines() if ln.strip()]):
-        m = _TB_LAST.match(line)
-        if m and not line.startswith("File "):
-            etype = m.group(1)
-            break
-    return etype, frames
-
-
 class ExceptionGroups:
-    """Errors fingerprinted by type + normalised stack, bounded to ``max_groups``."""
+    """Sentry-like groups from :class:`analyzer.errors_group.ErrorGrouper` (type + normalised
+    ``module:function`` stack; no message text, values or input stored), each tagged with the KB
+    entry its first occurrence matches."""
 
     def __init__(self, kb: KnowledgeBase | None = None, *, max_groups: int = 500, max_request_ids: int = 5,
                  request_field: str = "request_id"):
-        self.kb = kb
-        self.max_groups = max_groups
-        self.max_request_ids = max_request_ids
-        self.request_field = request_field
-        self.groups: dict[str, ExceptionGroup] = {}
-        self.overflow = 0
+        from analyzer.errors_group import ErrorGrouper
 
-    def add(self, rec: Any, template: str | None = None) -> ExceptionGroup | None:
-        fields = rec.fields or {}
-        tb = rec.traceback or fields.get("traceback")
-        etype = fields.get("error_type")
-        if not tb and not etype:
-            return None
-        frames: list[str] = []
-        if isinstance(tb, str) and tb:
-            t2, frames = normalise_stack(tb)
-            etype = etype or t2
-        etype = str(etype or "Error")
-        fp = hashlib.sha1((etype + "|" + "|".join(frames[-8:])).encode()).hexdigest()[:12]
-        g = self.groups.get(fp)
+        self.kb = kb
+        self.grouper = ErrorGrouper(max_groups=max_groups, max_request_ids=max_request_ids,
+                                    request_field=request_field)
+        self.kb_ids: dict[str, str] = {}
+        self.templates: dict[str, str | None] = {}
+
+    @property
+    def overflow(self) -> int:
+        return self.grouper.overflow
+
+    def add(self, rec: Any, template: str | None = None, template_id: int | None = None) -> ExceptionGroup | None:
+        g = self.grouper.add(rec, template_id)
         if g is None:
-            if len(self.groups) >= self.max_groups:
-                self.overflow += 1
-                return None
-            kb_hit = self.kb.match_record(rec) if self.kb is not None else None
-            g = self.groups[fp] = ExceptionGroup(fp, etype, frames[-3:], kb_hit.id if kb_hit else UNRECOGNISED,
-                                                 template, 0, rec.time, rec.time)
-        g.count += 1
-        if rec.time is not None:
-            if g.first_seen is None or rec.time < g.first_seen:
-                g.first_seen = rec.time
-            if g.last_seen is None or rec.time > g.last_seen:
-                g.last_seen = rec.time
-        rid = fields.get(self.request_field)
-        if rid is not None and len(g.request_ids) < self.max_request_ids and str(rid) not in g.request_ids:
-            g.request_ids.append(str(rid))
-        name = rec.file.replace("\\", "/").rsplit("/", 1)[-1]
-        if name not in g.files and len(g.files) < 5:
-            g.files.append(name)
+            return None
+        if g.fingerprint not in self.kb_ids:
+            hit = self.kb.match_record(rec) if self.kb is not None else None
+            self.kb_ids[g.fingerprint] = hit.id if hit else UNRECOGNISED
+            self.templates[g.fingerprint] = template
         return g
 
     def top(self, n: int | None = None) -> list[ExceptionGroup]:
-        out = sorted(self.groups.values(), key=lambda g: (-g.count, g.first_seen or datetime.min.replace(tzinfo=UTC)))
-        return out if n is None else out[:n]
+        out = []
+        for g in self.grouper.top(n):
+            out.append(ExceptionGroup(g.fingerprint, g.error_type, list(g.frames[-3:]),
+                                      self.kb_ids.get(g.fingerprint, UNRECOGNISED), self.templates.get(g.fingerprint),
+                                      g.count, g.first_seen, g.last_seen, list(g.request_ids),
+                                      [g.first_location] if g.first_location else []))
+        return out
 
 
 # ----------------------------------------------------------------------------------------------

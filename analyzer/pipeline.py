@@ -189,7 +189,7 @@ class Analyzer:
         ep = None
         if HitCollector.is_candidate(rec):
             ep = self.hits.add(rec, tid, m.template)
-            self.exceptions.add(rec, m.template)
+            self.exceptions.add(rec, m.template, tid)
         if self.sessions is not None:
             self.sessions.add(rec, tid)
         return ep

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.alerts import (Alert, FileTailer, JsonlSink, WebhookSink, alertmanager_payload, follow_logs)
+from analyzer.alerts import Alert, JsonlSink, WebhookSink, alertmanager_payload, follow_logs
 from analyzer.config import AlertConfig, AnalyzeConfig
 
 from incident_logs import write_scenario
@@ -83,23 +83,30 @@ def test_webhook_retries_then_delivers_and_never_raises(capsys: pytest.CaptureFi
     assert dead.failed == 1 and "dropped" in capsys.readouterr().err
 
 
-def test_tailer_survives_rotation(tmp_path: Path) -> None:
-    log = tmp_path / "svc.log"
-    log.write_text("a\nb\n", encoding="utf-8")
-    t = FileTailer([str(tmp_path)])
-    assert [x[2] for x in t.poll()] == ["a", "b"]
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write("c\npartial")
-    assert [x[2] for x in t.poll()] == ["c"]
-    os.replace(log, tmp_path / "svc.log.1")           # rotate: the .1 file is not followed
-    log.write_text("d\n", encoding="utf-8")
-    assert [x[2] for x in t.poll()] == ["d"]
-    log.write_text("", encoding="utf-8")              # truncation (copytruncate rotation)
-    assert t.poll() == []
-    with log.open("a", encoding="utf-8") as fh:
-        fh.write("e\n")
-    assert [x[2] for x in t.poll()] == ["e"]
-    t.close()
+def test_follow_survives_rotation(tmp_path: Path) -> None:
+    """Rotation by rename mid-incident: the alerts still come, nothing is read twice."""
+    src = tmp_path / "src"
+    write_scenario(src, minutes=3)
+    live = tmp_path / "live"
+    live.mkdir()
+    lines = (src / "inference.log").read_text(encoding="utf-8").splitlines(keepends=True)
+    half = len(lines) // 2
+    log = live / "inference.log"
+    log.write_text("".join(lines[:half]), encoding="utf-8")
+
+    def rotate() -> None:
+        time.sleep(0.5)
+        os.replace(log, live / "inference.log.1")
+        log.write_text("".join(lines[half:]), encoding="utf-8")
+
+    jsonl = tmp_path / "a.jsonl"
+    th = threading.Thread(target=rotate)
+    th.start()
+    cfg = AnalyzeConfig(alerts=AlertConfig(poll_interval=0.1, resolve_after=30))
+    follow_logs([str(live)], cfg, sinks=[JsonlSink(jsonl)], max_seconds=1.5)
+    th.join()
+    alerts = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    assert [a["kb_id"] for a in alerts if a["kind"] == "incident"] == ["missing_shared_library", "invalid_text"]
 
 
 def test_follow_alerts_to_jsonl_and_webhook(tmp_path: Path) -> None:
