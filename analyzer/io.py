@@ -158,7 +158,6 @@ def expand_paths(paths: Iterable[str | os.PathLike[str]], stats: ReadStats | Non
                         stats.warn(f"{e.path}: broken symlink, skipped")
                 except OSError as exc:
                     stats.warn(f"{e.path}: {exc.strerror or exc}")
-            visited.discard(key) if False else None  # keep ancestors+siblings: a loop anywhere is skipped
 
         _walk(root)
 
