@@ -94,6 +94,18 @@ class BaseDetector(BaseEstimator):
 # windows
 
 
+_WINDOW_COLUMNS = ("records", "errors", "error_events", "failure_ratio")
+
+
+def _check_window_frame(X: Any) -> None:
+    if not isinstance(X, pd.DataFrame):
+        raise ConfigError(f"WindowDetector expects the DataFrame of WindowFeatures.frame(), got {type(X).__name__}")
+    missing = [c for c in _WINDOW_COLUMNS if c not in X.columns]
+    if missing:
+        raise ConfigError(f"window frame lacks column(s) {', '.join(missing)}",
+                          fix="build it with analyzer.features.WindowFeatures(...).frame()")
+
+
 class WindowDetector(BaseDetector):
     """Anomalous time windows: IsolationForest + template novelty + error bursts + failure ratio
     + latency, one combined score.
@@ -183,8 +195,7 @@ class WindowDetector(BaseDetector):
         """Learn what normal windows look like from a frame of :meth:`WindowFeatures.frame`
         (a baseline run, or the run itself)."""
         self._validate()
-        if not isinstance(X, pd.DataFrame):
-            raise ConfigError("WindowDetector.fit expects the DataFrame of WindowFeatures.frame()")
+        _check_window_frame(X)
         if len(X) and "records" in X:
             active = X["records"].to_numpy(dtype=float) > 0
             # learn from windows that saw traffic: in sparse logs most windows are empty, and
@@ -260,6 +271,7 @@ class WindowDetector(BaseDetector):
 
     def _signals(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Per-signal scores, each scaled so 1.0 = its alarm level."""
+        _check_window_frame(frame)
         n = len(frame)
         out = pd.DataFrame(0.0, index=frame.index, columns=list(SIGNALS))
         if n == 0:

@@ -23,7 +23,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -187,10 +187,15 @@ class WindowFeatures:
 
     Records without a timestamp go to the window of the last timed record (or the first window
     when none came yet).
+
+    ``canonical`` (e.g. ``miner.canonical`` of :class:`analyzer.templates.TemplateMiner`) folds
+    template ids handed out while streaming into the ids they became after later merges and
+    splits; it is applied in :meth:`frame`, so ``add`` stays cheap.
     """
 
-    def __init__(self, config: FeatureConfig | None = None):
+    def __init__(self, config: FeatureConfig | None = None, *, canonical: Callable[[int], int] | None = None):
         self.config = config or FeatureConfig()
+        self.canonical = canonical
         self._w = self.config.window_seconds
         self._windows: dict[int, _Window] = {}
         self._key: int | None = None
@@ -302,7 +307,7 @@ class WindowFeatures:
     def __len__(self) -> int:
         return len(self._windows)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, *, canonical: Callable[[int], int] | None = None) -> pd.DataFrame:
         """One row a window (index: window start, UTC), every window between the first and last.
 
         Columns: ``records, errors, warnings, error_events, requests, failed_requests,
@@ -310,9 +315,10 @@ class WindowFeatures:
         ``audio_seconds, memory_mb`` (NaN where absent), ``new_templates``, then one ``tpl_<id>``
         count column per template id (sorted). ``frame.attrs["error_templates"]`` lists the
         template ids seen at an error level or with an error event; ``frame.attrs["window"]`` the
-        window length.
+        window length. ``canonical`` overrides the constructor's id folding.
         """
         cfg = self.config
+        fold = canonical or self.canonical
         windows = dict(self._windows)
         if self._pending.records:
             if windows:
@@ -326,7 +332,8 @@ class WindowFeatures:
                       "failure_ratio", "starts"]
                      + [f"latency_{n}" for n in qnames] + [f"rtf_{n}" for n in qnames]
                      + ["audio_seconds", "memory_mb", "new_templates"])
-        tids = sorted({t for w in windows.values() for t in w.templates})
+        fmap = _fold_map({t for w in windows.values() for t in w.templates} | self.error_templates, fold)
+        tids = sorted(set(fmap.values()))
         if not windows:
             idx = pd.DatetimeIndex([], tz="UTC", name="window")
             out = pd.DataFrame(columns=base_cols + [f"{TEMPLATE_PREFIX}{t}" for t in tids], index=idx, dtype=float)
@@ -368,12 +375,16 @@ class WindowFeatures:
             base[i, len(base_cols) - 2] = w.memory
             base[i, len(base_cols) - 1] = w.new_templates
             for t, c in w.templates.items():
-                counts[i, tpos[t]] = c
+                counts[i, tpos[fmap[t]]] += c
         idx = pd.DatetimeIndex(pd.to_datetime(keys * self._w, unit="s", utc=True), name="window")
         out = pd.concat([pd.DataFrame(base, index=idx, columns=base_cols),
                          pd.DataFrame(counts, index=idx, columns=[f"{TEMPLATE_PREFIX}{t}" for t in tids])], axis=1)
-        out.attrs.update(error_templates=sorted(self.error_templates), window=cfg.window)
+        out.attrs.update(error_templates=sorted({fmap[t] for t in self.error_templates}), window=cfg.window)
         return out
+
+
+def _fold_map(ids: Iterable[int], fold: Callable[[int], int] | None) -> dict[int, int]:
+    return {t: (fold(t) if fold is not None else t) for t in ids}
 
 
 def _qname(q: float) -> str:
@@ -412,12 +423,17 @@ class SessionFeatures:
     id_field : str, optional
         Structured field holding the id (``"request_id"``); used first when present.
 
+    canonical : callable, optional
+        Folds streamed template ids into their final ids (``miner.canonical``); applied when
+        reading out, so ``add`` stays cheap. Every read-out method also takes it.
+
     ``add(record, template_id)``; then :meth:`matrix` (ids, count matrix), :meth:`frame`
     (DataFrame ids x template ids) and :meth:`sequences` (ordered template ids per id, for
     sequence models).
     """
 
-    def __init__(self, id_regex: str | None = None, *, id_field: str | None = None):
+    def __init__(self, id_regex: str | None = None, *, id_field: str | None = None,
+                 canonical: Callable[[int], int] | None = None):
         if id_regex is None and id_field is None:
             raise ConfigError("SessionFeatures needs id_regex or id_field", fix=r'e.g. id_regex=r"blk_-?\d+"')
         try:
@@ -426,6 +442,7 @@ class SessionFeatures:
             raise ConfigError(f"id_regex {id_regex!r} is not a valid regex: {exc}", where="--sessions") from exc
         self.id_regex = id_regex
         self.id_field = id_field
+        self.canonical = canonical
         self._seqs: dict[str, list[int]] = {}
 
     def _ids(self, rec: Any) -> list[str]:
@@ -463,30 +480,39 @@ class SessionFeatures:
     def __len__(self) -> int:
         return len(self._seqs)
 
-    def sequences(self) -> dict[str, list[int]]:
+    def sequences(self, *, canonical: Callable[[int], int] | None = None) -> dict[str, list[int]]:
         """Ordered template ids per session id (first-seen order of ids)."""
-        return self._seqs
+        fold = canonical or self.canonical
+        if fold is None:
+            return self._seqs
+        fmap = _fold_map({t for s in self._seqs.values() for t in s}, fold)
+        if all(k == v for k, v in fmap.items()):
+            return self._seqs
+        return {sid: [fmap[t] for t in seq] for sid, seq in self._seqs.items()}
 
-    def matrix(self, columns: Iterable[int] | None = None) -> tuple[list[str], np.ndarray]:
+    def matrix(self, columns: Iterable[int] | None = None, *,
+               canonical: Callable[[int], int] | None = None) -> tuple[list[str], np.ndarray]:
         """``(ids, X)``: X[i, j] = count of template ``columns[j]`` in session ``ids[i]``.
 
         ``columns`` defaults to all template ids seen, sorted; pass a fitted detector's columns to
         align (templates outside ``columns`` are dropped — use :meth:`frame` to keep them).
         """
-        ids = list(self._seqs)
-        cols = sorted({t for s in self._seqs.values() for t in s}) if columns is None else list(columns)
+        seqs = self.sequences(canonical=canonical)
+        ids = list(seqs)
+        cols = sorted({t for s in seqs.values() for t in s}) if columns is None else list(columns)
         pos = {t: j for j, t in enumerate(cols)}
         X = np.zeros((len(ids), len(cols)))
         for i, sid in enumerate(ids):
             row = X[i]
-            for t in self._seqs[sid]:
+            for t in seqs[sid]:
                 j = pos.get(t)
                 if j is not None:
                     row[j] += 1
         return ids, X
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, *, canonical: Callable[[int], int] | None = None) -> pd.DataFrame:
         """Count matrix as a DataFrame: index = session id, columns = template ids (int)."""
-        ids, X = self.matrix()
-        cols = sorted({t for s in self._seqs.values() for t in s})
+        seqs = self.sequences(canonical=canonical)
+        cols = sorted({t for s in seqs.values() for t in s})
+        ids, X = self.matrix(cols, canonical=canonical)
         return pd.DataFrame(X, index=pd.Index(ids, name="session"), columns=cols)

@@ -57,7 +57,7 @@ def _miner():
         from analyzer.templates import TemplateConfig, TemplateMiner
 
         m = TemplateMiner(TemplateConfig())
-        return lambda msg: m.add(msg).template_id, "analyzer.templates.TemplateMiner"
+        return (lambda msg: m.add(msg).template_id), "analyzer.templates.TemplateMiner", m.canonical
     except ImportError:
         from drain3 import TemplateMiner
         from drain3.masking import MaskingInstruction
@@ -71,14 +71,14 @@ def _miner():
             MaskingInstruction(r"(?<![A-Za-z])\d+(?![A-Za-z])", "NUM"),
         ]
         tm = TemplateMiner(config=cfg)
-        return lambda msg: tm.add_log_message(msg)["cluster_id"], "drain3 (masked)"
+        return (lambda msg: tm.add_log_message(msg)["cluster_id"]), "drain3 (masked)", None
 
 
 def load_sessions(data: Path) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """(count frame sessions x templates, labels 0/1 aligned to its rows, info with the ordered
     template sequences under ``info["sequences"]``)."""
-    add, miner_name = _miner()
-    sf = SessionFeatures(SESSION_RE)
+    add, miner_name, canonical = _miner()
+    sf = SessionFeatures(SESSION_RE, canonical=canonical)
     t0 = time.perf_counter()
     lines = 0
     with open(data / "HDFS_100k.log", encoding="utf-8", errors="replace") as fh:

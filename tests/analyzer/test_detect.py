@@ -112,6 +112,10 @@ def test_estimator_contract():
         WindowDetector(contamination=0.9).fit(frame)
     with pytest.raises(ConfigError):
         SessionDetector("magic").fit(np.ones((3, 2)))
+    with pytest.raises(ConfigError, match="lacks column"):
+        det.score_samples(frame.drop(columns=["errors"]))
+    with pytest.raises(ConfigError):
+        WindowDetector().fit(frame.to_numpy())
 
 
 def test_session_detector_invariants_and_novelty():
@@ -142,7 +146,7 @@ HDFS_LINE = re.compile(r"^\S+ \S+ \S+ \S+ [^:]+: (.*)$")
 def hdfs_sessions(shared_data):
     d = shared_data / "hdfs100k"
     miner = TemplateMiner(TemplateConfig())
-    sf = SessionFeatures(r"blk_-?\d+")
+    sf = SessionFeatures(r"blk_-?\d+", canonical=miner.canonical)
     blk = re.compile(r"blk_-?\d+")
     with open(d / "HDFS_100k.log", encoding="utf-8") as fh:
         for line in fh:

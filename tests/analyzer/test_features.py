@@ -170,3 +170,20 @@ def test_long_sparse_span_is_bounded():
         f = wf.frame()
     assert f["records"].sum() == 9 and len(f) == 3 * 5 - 1  # 3 active + 2 gap markers a day, none after the last
     assert f.index.is_monotonic_increasing
+
+
+def test_canonical_folds_streamed_template_ids():
+    fold = {2: 1, 3: 3, 1: 1}.get
+    wf = WindowFeatures(canonical=fold)
+    sf = SessionFeatures(r"req-\d+")
+    for i, tid in enumerate([1, 2, 3, 2]):
+        rec = Record(time=T0 + timedelta(seconds=i), level="ERROR" if tid == 2 else "INFO",
+                     message=f"req-{i % 2} step", file="f", line=i)
+        wf.add(rec, tid)
+        sf.add(rec, tid)
+    f = wf.frame()
+    assert template_columns(f) == ["tpl_1", "tpl_3"] and f["tpl_1"].iloc[0] == 3
+    assert f.attrs["error_templates"] == [1]
+    assert sf.sequences(canonical=fold) == {"req-0": [1, 3], "req-1": [1, 1]}
+    assert sf.frame(canonical=fold).to_numpy().tolist() == [[1, 1], [2, 0]]
+    assert sf.sequences() == {"req-0": [1, 3], "req-1": [2, 2]}  # raw ids without folding
