@@ -502,4 +502,11 @@ class KokoroBackend(Backend):
         return out
 
     def close(self) -> None:
-        self._model = None  # the process-wide session stays cached (see load_model / clear_cache)
+        """Drop this instance's model and the process cache entry (a service reload re-reads and
+        re-verifies the parts); other instances keep the session they hold."""
+        if self._model is not None:
+            with _MODELS_LOCK:
+                for key, model in list(_MODELS.items()):
+                    if model is self._model:
+                        del _MODELS[key]
+        self._model = None
