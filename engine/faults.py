@@ -124,7 +124,7 @@ class FaultInjector:
         self.labels_path = Path(labels_path) if labels_path is not None else None
         self.labels: list[dict[str, Any]] = []
         self.active: Incident | None = None
-        self._since_last = config.min_gap  # allow an incident early
+        self._since_last = 0  # the first incident comes after min_gap healthy requests
         self._order: list[str] = []
         self._forced: str | None = None
         self._gpu_base = 3100.0

@@ -149,6 +149,14 @@ def _f0(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     x = np.ascontiguousarray(y, dtype=np.float64)
     f0, t = pw.dio(x, sr, f0_floor=50.0, f0_ceil=700.0, frame_period=FRAME_PERIOD_MS)
     f0 = pw.stonemask(x, f0, t, sr)
+    # energy gate: DIO finds "pitch" in near-silence (pauses, padding, resynthesis noise floor)
+    hop = int(sr * FRAME_PERIOD_MS / 1000)
+    win = 2 * hop
+    centers = np.clip((t * sr).astype(int), 0, max(len(x) - 1, 0))
+    padded = np.pad(x, (win, win))
+    rms = np.array([np.sqrt(np.mean(padded[c:c + 2 * win] ** 2)) for c in centers])
+    if rms.size and rms.max() > 0:
+        f0 = np.where(rms >= rms.max() * 10 ** (-35 / 20), f0, 0.0)
     return f0, t
 
 

@@ -39,6 +39,7 @@ FADE_S = 0.008            #: fade in/out at every join (no clicks)
 #: eSpeak pitch units (0-99) -> semitones, for back-ends without pitch controls (``pitch_controls``)
 PITCH_UNIT_SEMITONES = 0.15
 SILENCE_PEAK = 1e-3       #: an output whose peak is below this is silent
+EDGE_PAD_S = 0.15         #: silence before and after the speech (as recorded prompts have)
 SILENT_ALARM_S = 8.0      #: seconds of silent output in a row before the health log alarms
 
 
@@ -266,7 +267,7 @@ class Engine:
                         pieces.append(np.zeros(int(gap * sr), dtype=np.float32))
                     pieces.append(_fade_edges(y, sr))
                     prev_sentence = seg.sentence
-                lead = np.zeros(int(0.05 * sr), dtype=np.float32)
+                lead = np.zeros(int(EDGE_PAD_S * sr), dtype=np.float32)
                 audio = np.concatenate([lead, *pieces, lead]) if pieces else np.zeros(int(0.1 * sr), np.float32)
                 elapsed["acoustic"] = time.perf_counter() - t0
 
