@@ -44,6 +44,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Sequence
 
 from analyzer.records import BadLine, Record
+
+try:  # optional: a faster JSON parser when the environment has one (same results)
+    from orjson import loads as _json_loads  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - the default install
+    _json_loads = json.loads
 from ttsops.errors import InputError
 
 __all__ = [
@@ -453,8 +458,8 @@ class LineParser:
     # -- JSON -------------------------------------------------------------------------------
     def parse_json(self, text: str, name: str, n: int) -> tuple[str, Any]:
         try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):
+            obj = _json_loads(text)
+        except (ValueError, RecursionError, TypeError):
             return "bad", "malformed JSON"
         if not isinstance(obj, dict):
             return "text", None
