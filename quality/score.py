@@ -261,12 +261,23 @@ def score_pairs(tasks: Iterable[tuple[str, Path | None, Path | None]], *, config
                 rows[i] = _score_task(a)
                 advance()
         else:
+            _warm_imports()  # forked workers inherit them instead of importing scipy.signal each
             with ProcessPoolExecutor(max_workers=min(jobs, len(args))) as pool:
                 futs = {pool.submit(_score_task, a): i for i, a in enumerate(args)}
                 for fut in as_completed(futs):
                     rows[futs[fut]] = fut.result()
                     advance()
     return [r for r in rows if r is not None]
+
+
+def _warm_imports() -> None:
+    import pesq  # noqa: F401, PLC0415
+    import pystoi  # noqa: F401, PLC0415
+    import scipy.signal  # noqa: F401, PLC0415
+
+    from quality._deps import pyworld  # noqa: PLC0415
+
+    pyworld()
 
 
 class _progress:

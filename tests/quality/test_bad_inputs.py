@@ -14,6 +14,8 @@ from signals import speechlike
 from quality.audio import AudioError, load
 from quality.score import score_dirs
 
+pytestmark = pytest.mark.xdist_group("quality-bad-inputs")
+
 SR = 16000
 GOOD = speechlike(sr=SR, dur=2.0)
 
@@ -68,7 +70,7 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     ref = tmp_path_factory.mktemp("ref")
     deg = tmp_path_factory.mktemp("deg")

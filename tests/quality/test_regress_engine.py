@@ -20,7 +20,7 @@ TEXTS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def refs(tmp_path_factory):
     from quality.reference import build_reference
 
@@ -91,7 +91,17 @@ def _cli(*args):
                           env={**os.environ, "NO_COLOR": "1"})
 
 
-def test_cli_exit_codes_and_json(refs, tmp_path):
+def _inproc(capsys, *args):
+    from quality.cli import cli
+    from ttsops.cli import run_main
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        run_main(cli, list(args), prog_name="tts-quality")
+    return e.value.code, capsys.readouterr().out
+
+
+def test_cli_exit_codes_and_json(refs, tmp_path, capsys):
     from quality.degrade import degrade_dir
 
     d, _ = refs
@@ -108,11 +118,10 @@ def test_cli_exit_codes_and_json(refs, tmp_path):
     assert line["record"]["extra"]["event"] == "quality_regression" and "sharp" in line["record"]["extra"]["reason"]
     assert "tts_quality_regression 1.0" in (tmp_path / "q.prom").read_text()
     assert "data:image/png;base64" in (tmp_path / "r.html").read_text()
-    ok = _cli("regress", "--baseline", str(d / "refs"), "--candidate", str(d / "refs"))
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    s = _cli("score", str(d / "refs"), str(tmp_path / "bad"), "--format", "json")
-    assert s.returncode == 0, s.stderr
-    rows = json.loads(s.stdout)
+    assert _inproc(capsys, "regress", "--baseline", str(d / "refs"), "--candidate", str(d / "refs"))[0] == 0
+    code, out = _inproc(capsys, "score", str(d / "refs"), str(tmp_path / "bad"), "--format", "json", "-j", "1")
+    assert code == 0
+    rows = json.loads(out)
     keys = {"name", "pesq_wb", "pesq_nb", "stoi", "estoi", "f0_rmse_cents", "vde", "f0_corr", "mcd_dtw",
             "duration_ratio", "leading_silence_s", "clipping_ratio", "envelope_fluctuation", "error"}
     assert len(rows) == 3 and all(keys <= set(r) for r in rows)
