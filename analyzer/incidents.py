@@ -411,28 +411,33 @@ class ExceptionGroups:
         self.kb = kb
         self.grouper = ErrorGrouper(max_groups=max_groups, max_request_ids=max_request_ids,
                                     request_field=request_field)
-        self.kb_ids: dict[str, str] = {}
+        self.kb_ids: dict[str, list[str]] = {}
         self.templates: dict[str, str | None] = {}
 
     @property
     def overflow(self) -> int:
         return self.grouper.overflow
 
-    def add(self, rec: Any, template: str | None = None, template_id: int | None = None) -> ExceptionGroup | None:
+    def add(self, rec: Any, template: str | None = None, template_id: int | None = None,
+            kb_id: str | None = None) -> ExceptionGroup | None:
+        """Group one record; ``kb_id`` when the caller already matched it (else the KB is asked)."""
         g = self.grouper.add(rec, template_id)
         if g is None:
             return None
-        if g.fingerprint not in self.kb_ids:
+        if kb_id is None:
             hit = self.kb.match_record(rec) if self.kb is not None else None
-            self.kb_ids[g.fingerprint] = hit.id if hit else UNRECOGNISED
-            self.templates[g.fingerprint] = template
+            kb_id = hit.id if hit else UNRECOGNISED
+        ids = self.kb_ids.setdefault(g.fingerprint, [])
+        if kb_id not in ids and len(ids) < 5:
+            ids.append(kb_id)
+        self.templates.setdefault(g.fingerprint, template)
         return g
 
     def top(self, n: int | None = None) -> list[ExceptionGroup]:
         out = []
         for g in self.grouper.top(n):
             out.append(ExceptionGroup(g.fingerprint, g.error_type, list(g.frames[-3:]),
-                                      self.kb_ids.get(g.fingerprint, UNRECOGNISED), self.templates.get(g.fingerprint),
+                                      ", ".join(self.kb_ids.get(g.fingerprint, [UNRECOGNISED])), self.templates.get(g.fingerprint),
                                       g.count, g.first_seen, g.last_seen, list(g.request_ids),
                                       [g.first_location] if g.first_location else []))
         return out

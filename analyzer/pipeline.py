@@ -75,6 +75,7 @@ class AnalysisResult:
     exception_groups: list[ExceptionGroup] = field(default_factory=list)
     new_templates: list[dict[str, Any]] = field(default_factory=list)
     anomalous_spans: list[dict[str, Any]] = field(default_factory=list)
+    trends: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     window: str = "60s"
 
@@ -93,6 +94,7 @@ class AnalysisResult:
             "exception_groups": [g.to_dict() for g in self.exception_groups],
             "new_templates": self.new_templates,
             "anomalous_windows": self.anomalous_spans,
+            "trends": self.trends,
             "warnings": self.warnings,
         }
         if self.sessions is not None:
@@ -189,7 +191,7 @@ class Analyzer:
         ep = None
         if HitCollector.is_candidate(rec):
             ep = self.hits.add(rec, tid, m.template)
-            self.exceptions.add(rec, m.template, tid)
+            self.exceptions.add(rec, m.template, tid, ep.kb_id if ep is not None else None)
         if self.sessions is not None:
             self.sessions.add(rec, tid)
         return ep
@@ -268,10 +270,19 @@ class Analyzer:
             new_t.append({"id": tid, "template": final_templates.get(canon(tid), info["template"]),
                           "first_seen": _iso(info["first_seen"]), "file": info["file"], "line": info["line"]})
         spans_out = [{"start": _iso(s), "end": _iso(e), "score": round(float(sc), 4)} for s, e, sc in spans]
+        trends: list[dict[str, Any]] = []
+        if len(frame):
+            try:
+                from analyzer.trends import detect_trends
+
+                trends = [f.to_dict() for f in detect_trends(frame)]
+            except Exception as exc:  # a trend problem never loses the incidents
+                warn_list.append(f"trends skipped: {type(exc).__name__}: {exc}")
         return AnalysisResult(summary=summary, incidents=incidents, bad_lines=bad,
                               sessions=self.session_scores(), timeline=timeline,
                               exception_groups=self.exceptions.top(20), new_templates=new_t,
-                              anomalous_spans=spans_out, warnings=warn_list, window=self.config.window)
+                              anomalous_spans=spans_out, trends=trends, warnings=warn_list,
+                              window=self.config.window)
 
 
 def _baseline_frame(paths: Sequence[str], config: AnalyzeConfig, miner: Any) -> Any:

@@ -49,6 +49,9 @@ def render(result: Any, *, max_incidents: int = 50) -> str:
         out += [f"| {g.count} | {_esc(g.error_type)} | {g.kb_id} | {ts(g.first_seen)} | {ts(g.last_seen)} | "
                 f"{_esc(' > '.join(g.frames)) or '-'} |" for g in result.exception_groups[:20]]
         out.append("")
+    if getattr(result, "trends", None):
+        out += ["## Trends", ""] + [f"- `{t['kind']}` {t['start']} → {t['end']}: {t['message']}" for t in result.trends]
+        out.append("")
     if result.bad_lines:
         out += [f"## Bad lines ({s.bad_lines})", ""]
         out += [f"- `{short_file(b.file)}:{b.line}` {b.reason}" for b in result.bad_lines]

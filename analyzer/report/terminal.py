@@ -74,12 +74,19 @@ def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8) -> list
         out.append(Text("No incidents found.", style="green"))
     groups = [g for g in result.exception_groups][:max_groups]
     if groups:
-        t = Table(title="Exception groups", title_justify="left", expand=False, show_lines=False)
-        for col in ("count", "type", "kb_id", "first", "last", "stack (innermost last)", "requests"):
-            t.add_column(col, overflow="fold", no_wrap=col in ("count", "first", "last"))
+        t = Table(title="Exception groups (type + normalised stack)", title_justify="left")
+        t.add_column("count", justify="right", no_wrap=True)
+        t.add_column("type", no_wrap=True, max_width=34)
+        t.add_column("kb_id", overflow="fold", max_width=24)
+        t.add_column("first", no_wrap=True)
+        t.add_column("last", no_wrap=True)
+        t.add_column("innermost frame", overflow="fold")
+        t.add_column("requests", overflow="fold")
         for g in groups:
-            t.add_row(str(g.count), g.error_type, g.kb_id, ts(g.first_seen, date=False), ts(g.last_seen, date=False),
-                      " > ".join(g.frames) or "-", ", ".join(g.request_ids[:3]) or "-")
+            reqs = (g.request_ids[0] + (f" +{len(g.request_ids) - 1}" if len(g.request_ids) > 1 else "")
+                    if g.request_ids else "-")
+            t.add_row(str(g.count), g.error_type.rsplit(".", 1)[-1], g.kb_id, ts(g.first_seen, date=False),
+                      ts(g.last_seen, date=False), g.frames[-1] if g.frames else "-", reqs)
         out.append(t)
     if result.new_templates and s.new_templates != s.templates:
         t = Table(title=f"New templates ({s.new_templates})", title_justify="left")
@@ -97,6 +104,8 @@ def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8) -> list
         for b in result.bad_lines:
             t.add_row(f"{short_file(b.file)}:{b.line}", b.reason, b.text[:80])
         out.append(t)
+    for tr in getattr(result, "trends", [])[:5]:
+        out.append(Text(f"trend: {tr['kind']} {tr['start']} → {tr['end']}: {tr['message']}", style="yellow"))
     if result.sessions is not None:
         bad = [x for x in result.sessions if x["anomalous"]]
         out.append(Text(f"sessions: {len(result.sessions):,}, anomalous {len(bad):,}"
