@@ -81,8 +81,10 @@ class AnalysisResult:
 
     @property
     def exit_code(self) -> int:
-        """0 nothing found, 1 incidents found."""
-        return 1 if self.incidents else 0
+        """0 nothing found, 1 incidents (or, with ``sessions``, anomalous sessions) found."""
+        if self.incidents or (self.sessions and any(s["anomalous"] for s in self.sessions)):
+            return 1
+        return 0
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -152,7 +154,11 @@ class Analyzer:
         fkw = dict(self.config.features)
         fkw["window"] = self.config.window
         self.feature_config = FeatureConfig(**fkw)
-        self.windows = WindowFeatures(self.feature_config)
+        canonical = getattr(self.miner, "canonical", None)
+        try:  # fold streamed template ids into their final ids (templates may merge while reading)
+            self.windows = WindowFeatures(self.feature_config, canonical=canonical)
+        except TypeError:  # pragma: no cover - older WindowFeatures
+            self.windows = WindowFeatures(self.feature_config)
         self.hits = HitCollector(self.kb, self.config.incidents, request_field=self.feature_config.request_field)
         self.counts = WindowCounts(self.config.window_seconds)
         self.exceptions = ExceptionGroups(self.kb, request_field=self.feature_config.request_field)
@@ -160,7 +166,10 @@ class Analyzer:
         if self.config.sessions:
             from analyzer.features import SessionFeatures
 
-            self.sessions = SessionFeatures(self.config.sessions)
+            try:
+                self.sessions = SessionFeatures(self.config.sessions, canonical=canonical)
+            except TypeError:  # pragma: no cover
+                self.sessions = SessionFeatures(self.config.sessions)
         self.records = 0
         self.errors = 0
         self.warnings_n = 0
@@ -221,17 +230,19 @@ class Analyzer:
         return frame, spans, notes
 
     def session_scores(self) -> list[dict[str, Any]] | None:
+        """``[{id, score, anomalous}]`` per session (SessionDetector fitted on the run, no labels)."""
         if self.sessions is None:
             return None
-        ids, X = self.sessions.matrix()
-        if not len(ids):
+        frame = self.sessions.frame()
+        if not len(frame):
             return []
         from analyzer.detect import SessionDetector
 
-        det = SessionDetector().fit(X)
-        scores = det.score_samples(X)
-        labels = det.predict(X)
-        return [{"id": i, "score": round(float(s), 6), "anomalous": bool(a)} for i, s, a in zip(ids, scores, labels)]
+        det = SessionDetector().fit(frame)
+        scores = det.score_samples(frame)
+        labels = det.predict(frame)
+        return [{"id": str(i), "score": round(float(s), 6), "anomalous": bool(a)}
+                for i, s, a in zip(frame.index, scores, labels)]
 
     def result(self, *, stats: Any = None, baseline_frame: Any = None) -> AnalysisResult:
         frame, spans, notes = self.detect_windows(baseline_frame)
