@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from analyzer.io import (MAX_JOINED_LINES, MAX_LINE_BYTES, LineParser, ReadStats, _decode, _finish,
-                         expand_paths)
+from analyzer.io import (_TB_START, MAX_JOINED_LINES, MAX_LINE_BYTES, LineParser, ReadStats, _decode, _finish,
+                         _prefix_of, _same_header_continuation, expand_paths)
 from analyzer.records import Record
 
 __all__ = ["follow_records", "Follower"]
@@ -37,6 +37,8 @@ class _Tracked:
     line_no: int = 0
     pending: Record | None = None
     pending_headered: bool = False
+    pending_prefix: str | None = None
+    in_tb: bool = False
     extra: list[str] = field(default_factory=list)
     last_data: float = 0.0
     last_time: object = None
@@ -159,9 +161,14 @@ class Follower:
         if kind == "bad":
             self.stats.bad(t.path, n, val, text)
             return
-        if kind == "cont" and t.pending is not None and t.pending_headered and len(t.extra) < MAX_JOINED_LINES:
-            t.extra.append(text)
-            return
+        if t.pending is not None and t.pending_headered and len(t.extra) < MAX_JOINED_LINES:
+            cont = text if kind == "cont" else (
+                val.message if kind == "rec" and _same_header_continuation(val, text, t.pending_prefix, t.in_tb)
+                else None)
+            if cont is not None:
+                t.extra.append(cont)
+                t.in_tb = t.in_tb or cont.startswith(_TB_START)
+                return
         if kind in ("cont", "plain"):
             val = Record(None, None, text, t.path, n, {}, text)
             headered = False
@@ -175,6 +182,8 @@ class Follower:
         else:
             t.last_time = val.time
         t.pending, t.pending_headered = val, headered
+        t.pending_prefix = _prefix_of(val, text) if kind == "rec" else None
+        t.in_tb = val.message.startswith(_TB_START) or val.traceback is not None
 
     def poll(self, now: float | None = None) -> list[Record]:
         now = time.monotonic() if now is None else now

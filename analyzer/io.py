@@ -391,7 +391,7 @@ _ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\
 _TEXT_RE = re.compile(
     r"^\[?(?P<ts>" + _ISO + r")\]?"
     r"(?:\s*[|\-:]?\s*\[?(?P<level>" + _LEVEL_WORD + r")\b\]?\s*(?:[|:]\s*|-\s+)?"   # ts LEVEL / ts | LEVEL | / ts [LEVEL]
-    r"(?:(?P<src>[\w.<>\-]+:[\w.<>\-]+:\d+) - )?"                                  # loguru default name:function:line -
+    r"(?:(?:(?P<channel>[\w.\-]+)\s*\|\s*)?(?P<src>[\w.<>\-]+:[\w.<>\-]+:\d+) - )?"  # loguru default [extra |] name:function:line -
     r"|\s+-\s+(?P<logger>[\w.$\-]+)\s+-\s+(?P<level2>" + _LEVEL_WORD + r")\b\s+-\s+"  # python: ts - name - LEVEL - m
     r"|\s*)"
     r"(?P<msg>.*)$", re.S | re.I)
@@ -574,13 +574,42 @@ class LineParser:
         return "plain", None
 
 
+_TB_START = "Traceback (most recent call last)"
+_TB_BODY_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|During handling of the above exception|"
+                         r"The above exception was the direct cause|\^|~)")
+
+
+def _same_header_continuation(val: Record, text: str, pending_prefix: str | None, in_tb: bool) -> bool:
+    """A line with its own header that continues a traceback logged line by line (each traceback
+    line re-prefixed with the same timestamp/level/source as the record before it)."""
+    if pending_prefix is None or not text.endswith(val.message):
+        return False
+    if text[: len(text) - len(val.message)] != pending_prefix:
+        return False
+    msg = val.message
+    return bool(_TB_BODY_RE.match(msg)) or (in_tb and (not msg.strip() or bool(_EXC_LINE_RE.match(msg))))
+
+
+def _prefix_of(rec: Record, text: str) -> str | None:
+    return text[: len(text) - len(rec.message)] if rec.message and text.endswith(rec.message) else None
+
+
 def _finish(rec: Record, extra: list[str] | None) -> Record:
     if extra:
         joined = "\n".join(extra)
         rec.raw = rec.raw + "\n" + joined
-        i = joined.find("Traceback (most recent call last)")
-        if i >= 0 and rec.traceback is None:
-            rec.traceback = joined[i:]
+        if rec.traceback is None:
+            if rec.message.startswith(_TB_START):
+                rec.traceback = rec.message + "\n" + joined
+                # a record that is only a traceback: its message is the exception line
+                for line in reversed(extra):
+                    if line and not line[0].isspace() and _EXC_LINE_RE.match(line):
+                        rec.message = line
+                        break
+            else:
+                i = joined.find(_TB_START)
+                if i >= 0:
+                    rec.traceback = joined[i:]
     return rec
 
 
@@ -593,6 +622,8 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
     name = display or ("<stdin>" if path == "-" else path)
     pending: Record | None = None
     pending_headered = False
+    pending_prefix: str | None = None
+    in_tb = False
     extra: list[str] | None = None
     extra_bytes = 0
     last_time: datetime | None = None
@@ -609,13 +640,21 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
         if kind == "bad":
             stats.bad(name, n, val, text)
             continue
-        if kind == "cont" and join_continuations and pending is not None and pending_headered \
+        if join_continuations and pending is not None and pending_headered \
                 and (extra is None or (len(extra) < MAX_JOINED_LINES and extra_bytes < MAX_JOINED_BYTES)):
-            if extra is None:
-                extra = []
-            extra.append(text)
-            extra_bytes += len(text)
-            continue
+            if kind == "cont":
+                cont = text
+            elif kind == "rec" and _same_header_continuation(val, text, pending_prefix, in_tb):
+                cont = val.message
+            else:
+                cont = None
+            if cont is not None:
+                if extra is None:
+                    extra = []
+                extra.append(cont)
+                extra_bytes += len(cont)
+                in_tb = in_tb or cont.startswith(_TB_START)
+                continue
         if kind in ("cont", "plain"):
             if kind == "cont" and parser.fmt_re is not None:
                 stats.bad(name, n, "line does not match the log format", text)
@@ -628,6 +667,8 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
             stats.records += 1
             yield _finish(pending, extra)
         pending, pending_headered, extra, extra_bytes = val, headered, None, 0
+        pending_prefix = _prefix_of(val, text) if kind == "rec" else None
+        in_tb = val.message.startswith(_TB_START) or val.traceback is not None
         if val.time is None:
             val.time = last_time
         else:

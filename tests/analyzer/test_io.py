@@ -144,3 +144,32 @@ def test_load_logs_dataframe(tmp_path):
     assert df["template_id"].nunique() == 1
     assert "<*>" in df["template"].iloc[0]
     assert str(df["time"].dtype).startswith("datetime64")
+
+
+def test_traceback_logged_line_by_line_with_headers(tmp_path):
+    h = "2026-11-20 09:23:24.039 | ERROR    | console   | engine.synth:_log_error:370 - "
+    p = tmp_path / "console.log"
+    p.write_text(
+        "2026-11-20 09:23:20.000 | INFO     | console   | engine.synth:_banner:182 - started\n"
+        + h + "synthesis failed for request r-7\n"
+        + h + "Traceback (most recent call last):\n"
+        + h + '  File "/app/engine/synth.py", line 246, in synthesize\n'
+        + h + "    audio = backend.synthesize(seg.text, voice)\n"
+        + h + "OSError: libttsfrd.so: cannot open shared object file\n"
+        + h + "synthesis failed for request r-8\n")
+    recs = list(read_records([p]))
+    assert [r.message for r in recs] == ["started", "synthesis failed for request r-7",
+                                         "synthesis failed for request r-8"]
+    assert recs[1].traceback.startswith("Traceback") and recs[1].traceback.endswith("shared object file")
+    assert recs[0].fields == {} and recs[1].level == "ERROR"
+
+
+def test_traceback_only_record_takes_the_exception_line(tmp_path):
+    h = "2026-11-20 09:23:24.009 | ERROR    | engine.faults:_console:159 - "
+    p = tmp_path / "c.log"
+    p.write_text("2026-11-20 09:23:24.000 | INFO     | x:y:1 - before\n" + h + "Traceback (most recent call last):\n"
+                 + h + '  File "m.py", line 3, in load\n' + h + "ImportError: libttsfrd.so: cannot open\n")
+    recs = list(read_records([p]))
+    assert len(recs) == 2
+    assert recs[1].message == "ImportError: libttsfrd.so: cannot open"
+    assert recs[1].traceback.startswith("Traceback (most recent call last):")
