@@ -750,6 +750,8 @@ def load_logs(paths: Sequence[str | os.PathLike[str]] | str, *, log_format: str 
     df = pd.DataFrame(rows)
     if miner is not None:
         if len(df):
+            # fold ids handed out while streaming into their final ids (same as `templates` batch ids)
+            df["template_id"] = df["template_id"].map(miner.canonical).astype("int64")
             final = miner.templates()
             df["template"] = df["template_id"].map(final)
         else:
