@@ -21,8 +21,6 @@ Signals: ``SIGUSR1`` reloads the back-end (a new Engine, caches cleared) while t
 serving with the old one; ``SIGTERM``/``SIGINT`` stop accepting, let in-flight requests finish (drain)
 and exit 0.
 """
-from __future__ import annotations
-
 import asyncio
 import errno
 import gc
@@ -39,10 +37,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
-
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ttsops.errors import BackendError, InputError, TtsopsError
 
@@ -372,6 +366,10 @@ def _error_type(exc: BaseException) -> str:
 # ------------------------------------------------------------------------------------- app
 def create_app(state: ServiceState):
     """Build the FastAPI app around ``state`` (tests build one with a fake engine factory)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
     s = state.settings
 
     class TTSBody(BaseModel):
@@ -568,8 +566,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def run_service(settings: ServiceSettings, *, engine_factory: Callable[[], Any] | None = None) -> int:
     """``tts-engine serve``: bind, load, serve until SIGTERM/SIGINT, drain, return 0."""
-    import uvicorn
-
     from engine.logs import remove_default_stderr_handler
     remove_default_stderr_handler()
     try:
@@ -580,6 +576,8 @@ def run_service(settings: ServiceSettings, *, engine_factory: Callable[[], Any] 
             exc.one_line())
         logs.close()
         raise
+    import uvicorn
+
     logs = service_logs(settings.log_dir, stderr=True)
     log = logs.service
     state = ServiceState(settings, engine_factory=engine_factory, logs=logs)

@@ -222,6 +222,7 @@ class Supervisor:
         self.watcher = LogWatcher(cfg.log_dir)
         self.url = f"http://{cfg.host}:{cfg.port}"
         self.exit_reason = ""
+        self.pending_start = False
 
     # -- logging ----------------------------------------------------------------------------
     def decide(self, action: str, reason: str, level: str = "INFO", **extra: Any) -> None:
@@ -252,6 +253,7 @@ class Supervisor:
         self.child_tail.clear()
         self.healthy_since = None
         self.l1_fails = 0
+        self.pending_start = True
         threading.Thread(target=self._pump, args=(self.child,), daemon=True, name="child-stderr").start()
         self.decide("start", why, command=" ".join(cmd))
 
@@ -412,7 +414,7 @@ class Supervisor:
             if self.child is None or self.child.poll() is not None:
                 return False
             from engine.health import HealthConfig, check
-            if check(1, url=self.url, config=HealthConfig(timeout_s=min(2.0, self.cfg.check_timeout_s))).ok:
+            if check(1, url=self.url, config=HealthConfig(timeout_s=min(0.5, self.cfg.check_timeout_s))).ok:
                 self.decide("healthy", f"child pid {self.child.pid} answers /health after "
                             f"{time.monotonic() - self.child_started:.1f}s")
                 self.healthy_since = time.monotonic()
@@ -434,11 +436,9 @@ class Supervisor:
         code = 0
         try:
             self.start_child("supervisor start")
-            started = self._wait_started()
             next_l1 = time.monotonic() + cfg.l1_interval_s
-            next_l2 = time.monotonic() + (cfg.l2_interval_s if started else 0)
+            next_l2 = time.monotonic() + cfg.l2_interval_s
             next_l3 = time.monotonic() + cfg.l3_interval_s
-            pending_start_check = not started
             while not self.stop_requested:
                 now = time.monotonic()
                 if cfg.max_runtime_s is not None and now - t_start >= cfg.max_runtime_s:
@@ -449,10 +449,9 @@ class Supervisor:
                 if c is not None and c.poll() is not None:
                     last = self._last_error_line()
                     ok = self.light_restart(f"child exited with code {c.returncode}" + (f": {last}" if last else ""))
-                    pending_start_check = True
-                elif pending_start_check:
+                elif self.pending_start:
                     if self._wait_started():
-                        pending_start_check = False
+                        self.pending_start = False
                         next_l1 = time.monotonic() + cfg.l1_interval_s
                     elif not self.stop_requested and self.child is not None and self.child.poll() is None:
                         ok = self.light_restart(f"child not healthy within {cfg.startup_timeout_s:g}s of start")
@@ -460,7 +459,7 @@ class Supervisor:
                     for sig, evidence in self.watcher.poll()[:1]:
                         ok = self.heavy_restart(f"{sig} signature in the logs: {evidence}")
                         break
-                    if ok and now >= next_l1:
+                    if ok and not self.pending_start and now >= next_l1:
                         next_l1 = now + cfg.l1_interval_s
                         r = self._check(1)
                         if r.ok:
@@ -469,8 +468,7 @@ class Supervisor:
                             self.l1_fails += 1
                             if self.l1_fails >= cfg.l1_failures:
                                 ok = self.light_restart(f"L1 failed {self.l1_fails}x: {r.reason}")
-                                pending_start_check = True
-                    if ok and not pending_start_check and now >= next_l2:
+                    if ok and not self.pending_start and now >= next_l2:
                         next_l2 = now + cfg.l2_interval_s
                         r = self._check(2)
                         if not r.ok:
@@ -478,8 +476,7 @@ class Supervisor:
                                 ok = self.heavy_restart(f"L2 failed: {r.reason}")
                             else:
                                 ok = self.light_restart(f"L2 failed: {r.reason}")
-                                pending_start_check = True
-                    if ok and not pending_start_check and now >= next_l3:
+                    if ok and not self.pending_start and now >= next_l3:
                         next_l3 = now + cfg.l3_interval_s
                         r = self._check(3)
                         if not r.ok:
