@@ -64,6 +64,7 @@ from ttsops.errors import BackendError, InputError
 
 __all__ = ["FaultInjector", "Incident", "InjectedFault", "fake_traceback"]
 
+ACOUSTIC_KINDS = frozenset({"cuda_oom", "device_mismatch", "model_load_timeout", "missing_shared_library"})
 GPU_TOTAL_MB = 24217  # a 24 GiB card as torch reports it (23.65 GiB)
 _SITE = f"{sys.prefix}/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
@@ -127,6 +128,7 @@ class FaultInjector:
         self._since_last = 0  # the first incident comes after min_gap healthy requests
         self._order: list[str] = []
         self._forced: str | None = None
+        self._immediate = False
         self._gpu_base = 3100.0
         self._lock = threading.RLock()
 
@@ -140,11 +142,16 @@ class FaultInjector:
             self.rng.shuffle(self._order)
         return self._order.pop()
 
-    def trigger(self, kind: str) -> None:
-        """Start incident ``kind`` on the next request, whatever the rate."""
+    def trigger(self, kind: str | None = None, *, immediate: bool = False) -> str:
+        """Start incident ``kind`` (default: the next in the seeded order) on the next request,
+        whatever the rate. ``immediate`` skips precursors (an OOM fails at once instead of after the
+        memory climb): what a single ``tts-engine synth --inject`` needs to show the fault."""
+        kind = kind or self._next_kind()
         if kind not in FAULT_TYPES:
             raise ValueError(f"unknown fault {kind!r}; choose from {', '.join(FAULT_TYPES)}")
         self._forced = kind
+        self._immediate = immediate
+        return kind
 
     def now_iso(self) -> str:
         return self.clock.now().isoformat(timespec="milliseconds")
@@ -182,10 +189,15 @@ class FaultInjector:
                 return
             inc.request_ids.append(rid)
             ctx["fault"] = inc.kind
-            getattr(self, f"_req_{inc.kind}")(inc, ctx)
+            if inc.kind in ACOUSTIC_KINDS:
+                ctx["fault_pending"] = True  # fails where the real one does: in the acoustic model
+            else:
+                getattr(self, f"_req_{inc.kind}")(inc, ctx)
 
     def before_acoustic(self, ctx: dict[str, Any]) -> None:
         inc = self.active
+        if inc is not None and ctx.pop("fault_pending", False) and ctx.get("fault") == inc.kind:
+            getattr(self, f"_req_{inc.kind}")(inc, ctx)
         if inc is not None and ctx.get("fault") == inc.kind and inc.kind == "stream_underflow":
             ctx["extra_seconds"] = ctx.get("extra_seconds", 0.0) + inc.data["slow"] * self.rng.uniform(0.8, 1.2)
 
@@ -224,6 +236,7 @@ class FaultInjector:
         inc = Incident(kind, self.now_iso(), self.rng.randint(max(lo, 1), max(hi, 1)), "")
         self.active = inc
         getattr(self, f"_start_{kind}")(inc)
+        self._immediate = False
         return inc
 
     def _end(self, inc: Incident) -> None:
@@ -252,8 +265,8 @@ class FaultInjector:
 
     # --- cuda_oom ------------------------------------------------------------------------------
     def _start_cuda_oom(self, inc: Incident) -> None:
-        inc.data["climb"] = self.rng.randint(3, 5)
-        inc.data["gpu"] = self._gpu_base
+        inc.data["climb"] = 0 if self._immediate else self.rng.randint(3, 5)
+        inc.data["gpu"] = GPU_TOTAL_MB * 0.97 if self._immediate else self._gpu_base
         inc.remaining += inc.data["climb"]
         inc.detail = "GPU memory leak across requests until allocation fails; heavy restart clears it"
 

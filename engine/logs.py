@@ -65,6 +65,7 @@ class EngineLogs:
         self.clock = clock or RealClock()
         self.route = f"ttsops-{next(_ids)}"
         self._handler_ids: list[int] = []
+        self._saved_showwarning = None
         route = self.route
 
         def _only(channel: str | None):
@@ -126,11 +127,30 @@ class EngineLogs:
         """A library warning, formatted like Python's ``warnings`` output, to the console log."""
         self.console.opt(depth=1).warning(format_warning(message, category, filename or "<engine>", lineno))
 
+    def capture_warnings(self) -> None:
+        """Route Python ``warnings`` (library deprecations, runtime warnings) to the console log,
+        formatted as Python prints them; undone by :meth:`close`. For CLIs: it is process-wide."""
+        import warnings
+
+        if self._saved_showwarning is not None:
+            return
+        self._saved_showwarning = warnings.showwarning
+        logs = self
+
+        def _show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+            logs.console.warning(format_warning(str(message), category.__name__, filename, lineno))
+
+        warnings.showwarning = _show
+
     def traceback_text(self, exc: BaseException) -> str:
         return "".join(tb.format_exception(type(exc), exc, exc.__traceback__))
 
     def close(self) -> None:
         """Remove this instance's handlers (files are flushed and closed)."""
+        if self._saved_showwarning is not None:
+            import warnings
+            warnings.showwarning = self._saved_showwarning
+            self._saved_showwarning = None
         for hid in self._handler_ids:
             try:
                 _root_logger.remove(hid)

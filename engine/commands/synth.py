@@ -40,6 +40,10 @@ def synth(text: str, output: Path, speaker: str | None, emotion: str, duration_r
     if inject is not None:
         cfg = cfg.with_(inject=FaultConfig.parse(inject, seed=cfg.seed if seed is None else seed))
     with Engine(cfg) as engine:
+        engine.logs.capture_warnings()
+        if engine.injector is not None:  # one request: start one incident of a configured kind now
+            kind = engine.injector.trigger(immediate=True)
+            click.echo(f"injecting {kind} (labels in {log_dir / 'labels.jsonl'})", err=True)
         res = engine.synthesize(SynthRequest(text=text, speaker=speaker, emotion=emotion,
                                              duration_ratio=duration_ratio, seed=seed, backend=backend,
                                              ref_audio=ref_audio, output=output))

@@ -108,3 +108,28 @@ def test_trigger_and_parse(tmp_path: Path) -> None:
         FaultConfig.parse("gremlins")
     with pytest.raises(ConfigError, match="rate"):
         FaultConfig(rate=2.0)
+
+
+def test_synth_inject_shows_the_fault_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli import cli
+    from ttsops.cli import run_main
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["synth", "你好", "-o", str(tmp_path / "x.wav"), "--log-dir", str(tmp_path / "logs"),
+                       "--inject", "cuda_oom"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "CUDA out of memory. Tried to allocate" in err and "Traceback" not in err
+    label = json.loads((tmp_path / "logs" / "labels.jsonl").read_text())
+    assert label["fault"] == "cuda_oom" and len(label["request_ids"]) == 1
+    rec = next(r for r in _records(tmp_path / "logs" / "inference.log") if r["extra"]["event"] == "synthesis_error")
+    assert rec["extra"]["stage"] == "acoustic" and rec["extra"]["error_type"] == "torch.OutOfMemoryError"
+
+
+def test_library_warnings_reach_the_console_log(tmp_path: Path) -> None:
+    import warnings
+    from engine.logs import EngineLogs
+    before = warnings.showwarning
+    with EngineLogs(tmp_path) as logs:
+        logs.capture_warnings()
+        warnings.warn("scipy.misc is deprecated", UserWarning, stacklevel=1)
+    assert warnings.showwarning is before
+    assert "UserWarning: scipy.misc is deprecated" in (tmp_path / "console.log").read_text()
