@@ -27,9 +27,13 @@ from loguru import logger as _root_logger
 
 from engine.clock import Clock, RealClock
 
-__all__ = ["EngineLogs", "CHANNELS", "CONSOLE_FORMAT", "format_warning"]
+__all__ = ["EngineLogs", "CHANNELS", "INFERENCE_KEYS", "CONSOLE_FORMAT", "format_warning"]
 
 CHANNELS = ("inference", "service", "health", "console")
+#: keys every inference.log record carries (``null`` where they do not apply, e.g. a batch line that
+#: failed to parse has no request): readers can rely on one schema
+INFERENCE_KEYS = ("request_id", "event", "backend", "speaker", "emotion", "text_length", "duration_ratio",
+                  "audio_seconds", "rtf", "elapsed")
 CONSOLE_FORMAT = ("{time:YYYY-MM-DD HH:mm:ss.SSS} | {level: <8} | {extra[channel]: <9} | "
                   "{name}:{function}:{line} - {message}")
 _ids = itertools.count(1)
@@ -103,6 +107,10 @@ class EngineLogs:
 
         def _patch(record: dict[str, Any]) -> None:
             record["_ttsops_route"] = route
+            extra = record["extra"]
+            if extra.get("channel") == "inference":
+                for key in INFERENCE_KEYS:
+                    extra.setdefault(key, None)
             if clock_.simulated:
                 t = clock_.now()
                 record["time"] = type(record["time"]).fromtimestamp(t.timestamp(), t.tzinfo)

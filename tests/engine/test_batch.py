@@ -54,6 +54,8 @@ def test_one_bad_json_and_one_missing_prompt_fail_alone(tmp_path: Path) -> None:
     assert manifest[1]["params"]["emotion"] == "happy"
     logs = [json.loads(x)["record"] for x in (tmp_path / "out" / "logs" / "inference.log").read_text().splitlines()]
     assert any(r["message"] == "Batch completed: 3/5 tasks succeeded" for r in logs)
+    from engine.logs import INFERENCE_KEYS
+    assert all(set(INFERENCE_KEYS) <= set(r["extra"]) for r in logs)
 
 
 def test_resume_skips_finished_and_retry_file_is_a_batch(tmp_path: Path) -> None:

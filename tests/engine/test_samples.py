@@ -9,6 +9,7 @@ import soundfile as sf
 
 from engine.batch import Task, iter_tasks
 from engine.config import FAULT_TYPES
+from engine.logs import INFERENCE_KEYS
 
 
 def test_batch_files_parse(samples_dir: Path) -> None:
@@ -33,6 +34,8 @@ def test_labelled_log_set(samples_dir: Path) -> None:
         for line in (logs / name).read_text(encoding="utf-8").splitlines():
             rec = json.loads(line)["record"]
             assert "event" in rec["extra"], (name, rec["message"])
+            if name == "inference.log":
+                assert set(INFERENCE_KEYS) <= set(rec["extra"]), rec["message"]
     times = [json.loads(x)["record"]["time"]["timestamp"]
              for x in (logs / "inference.log").read_text(encoding="utf-8").splitlines()]
     assert 3600 <= times[-1] - times[0] <= 2 * 3600 + 600
