@@ -3,7 +3,9 @@
 Tiers (the seeds' runbooks: a restart that makes things worse is worse than none)
 --------------------------------------------------------------------------------
 ``light_restart``   the service process: SIGTERM (drain), wait, SIGKILL if stuck, start again. On a
-                    child that exited, L1 failing ``l1_failures`` times in a row, or L2 failing.
+                    child that exited, L1 failing ``l1_failures`` times in a row, or L2 failing twice
+                    in a row (a 4xx answer to the probe is logged as ``alert``: a restart cannot fix
+                    input handling; a pass on the re-check is logged as ``transient``).
 ``heavy_restart``   back-end reload with caches cleared, in place: SIGUSR1 to the child (the listener
                     stays up). On an OOM or silent-output signature in the child's logs or L2 reason,
                     and on an L3 (emotion) failure.
@@ -471,11 +473,17 @@ class Supervisor:
                     if ok and not self.pending_start and now >= next_l2:
                         next_l2 = now + cfg.l2_interval_s
                         r = self._check(2)
-                        if not r.ok:
-                            if "silent" in r.reason:
-                                ok = self.heavy_restart(f"L2 failed: {r.reason}")
+                        if not r.ok and not self.stop_requested:
+                            r2 = self._check(2)          # confirm: one unlucky request is no outage
+                            if r2.ok:
+                                self.decide("transient", f"L2 failed once then passed: {r.reason}", level="WARNING")
+                            elif " answered 4" in r2.reason:
+                                self.decide("alert", f"L2 probe rejected as bad input twice (a restart would not "
+                                            f"fix input handling): {r2.reason}", level="ERROR")
+                            elif "silent" in r2.reason:
+                                ok = self.heavy_restart(f"L2 failed twice: {r2.reason}")
                             else:
-                                ok = self.light_restart(f"L2 failed: {r.reason}")
+                                ok = self.light_restart(f"L2 failed twice: {r2.reason}")
                     if ok and not self.pending_start and now >= next_l3:
                         next_l3 = now + cfg.l3_interval_s
                         r = self._check(3)
