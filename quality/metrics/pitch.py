@@ -14,7 +14,7 @@ F0_KEYS = ("f0_rmse_cents", "f0_bias_cents", "vde", "f0_corr")
 
 
 def f0(y: np.ndarray, *, sr: int, method: str = "dio", frame_period: float = 5.0,
-       f0_floor: float = 50.0, f0_ceil: float = 800.0) -> tuple[np.ndarray, np.ndarray]:
+       f0_floor: float = 50.0, f0_ceil: float = 800.0, speed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """F0 contour.
 
     Parameters
@@ -24,6 +24,8 @@ def f0(y: np.ndarray, *, sr: int, method: str = "dio", frame_period: float = 5.0
     method : {"dio", "harvest"}
         ``dio`` + ``stonemask`` (default, ~0.01 s per audio-second) or ``harvest`` (more robust,
         ~7x slower).
+    speed : int
+        dio's internal decimation (1..12); 2 halves dio's cost with F0 within ~0.3 % here.
 
     Returns
     -------
@@ -39,7 +41,7 @@ def f0(y: np.ndarray, *, sr: int, method: str = "dio", frame_period: float = 5.0
     if method == "harvest":
         f, t = pw.harvest(x, sr, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=frame_period)
     elif method == "dio":
-        f, t = pw.dio(x, sr, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=frame_period)
+        f, t = pw.dio(x, sr, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=frame_period, speed=speed)
         f = pw.stonemask(x, f, t, sr)
     else:
         raise ValueError(f"unknown F0 method {method!r} (use 'dio' or 'harvest')")
