@@ -167,8 +167,8 @@ def iter_tasks(path: str | Path, *, prompt_root: str | Path | None = None) -> It
         raise InputError("tasks file not found", where=str(p))
     if p.is_dir():
         raise InputError("tasks file is a directory", where=str(p), fix="give a .jsonl file")
-    base = p.resolve().parent
-    root = Path(prompt_root) if prompt_root is not None else base
+    root = Path(prompt_root) if prompt_root is not None else p.resolve().parent
+    base = root.resolve()  # relative prompt paths are resolved here (a retry of failed.jsonl names the original folder)
     try:
         fh = open(p, "rb")
     except OSError as exc:
@@ -244,7 +244,8 @@ def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConf
     engine : Engine, optional
         An engine to use (otherwise one is built from ``config`` and closed at the end).
     prompt_root : path, optional
-        Folder prompt audio must stay under (default: the tasks file's folder).
+        Folder relative prompt audio paths are resolved against and must stay under (default: the
+        tasks file's folder; give the original folder when re-running ``failed.jsonl``).
     progress : bool
         Show a rich progress bar on stderr.
     echo : callable, optional

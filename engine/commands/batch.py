@@ -17,14 +17,16 @@ __all__ = ["batch"]
               help="Skip tasks finished by an earlier (possibly killed) run.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for tasks that give none.")
 @click.option("--inject", default=None, metavar="SPEC",
-              help="Fault injection: 'all', 'cuda_oom,silent_output', or 'rate=0.2,faults=a+b,seed=3'.")
+              help="Fault injection: 'all', 'cuda_oom,silent_output', or 'rate=0.2,faults=a+b,seed=3,min_gap=15' "
+                   "(without rate/min_gap a short batch gets a proportionally shorter healthy gap).")
 @click.option("--simulate-clock", is_flag=True,
               help="Log on a simulated clock (requests spread at --rate per minute) instead of real time.")
 @click.option("--rate", type=float, default=4.0, show_default=True, help="Simulated requests per minute.")
 @click.option("--log-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Log folder (default: OUT/logs).")
 @click.option("--prompt-root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder prompt_audio paths must stay under (default: the tasks file's folder).")
+              help="Folder relative prompt_audio paths resolve against and must stay under "
+                   "(default: the tasks file's folder).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML file with an [engine] section.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the final line.")
@@ -37,7 +39,13 @@ def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | Non
     cfg = EngineConfig.from_toml(config_path) if config_path else EngineConfig()
     cfg = cfg.with_(log_dir=log_dir or out_dir / "logs", seed=seed)
     if inject is not None:
-        cfg = cfg.with_(inject=FaultConfig.parse(inject, seed=seed))
+        fc = FaultConfig.parse(inject, seed=seed)
+        if fc is not None and "min_gap" not in inject and "rate" not in inject:
+            # a short batch should still show incidents: scale the healthy gap to the batch
+            n = _count_lines(tasks)
+            fc.min_gap = min(fc.min_gap, max(1, n // 8))
+            fc.rate = max(fc.rate, 0.4 if n < 100 else fc.rate)
+        cfg = cfg.with_(inject=fc)
     if simulate_clock:
         cfg = cfg.with_(clock="simulated", sim_rate=rate)
     echo = (lambda _line: None) if quiet else (lambda line: click.echo(line))
@@ -46,5 +54,15 @@ def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | Non
     if quiet:
         click.echo(f"Batch completed: {summary.succeeded}/{summary.total} tasks succeeded")
     if summary.failed:
-        click.echo(f"{summary.failed} failed task(s) written to {summary.failed_path} (rerun it to retry)", err=True)
+        root = prompt_root or tasks.resolve().parent
+        click.echo(f"{summary.failed} failed task(s) written to {summary.failed_path}; retry with: tts-engine batch "
+                   f"{summary.failed_path} --out {out_dir} --prompt-root {root}", err=True)
     return summary.exit_code
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with open(path, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except OSError:
+        return 0

@@ -87,3 +87,15 @@ def test_iter_tasks_reports_each_line(tmp_path: Path) -> None:
     assert isinstance(items[2][1], InputError) and "invalid name" in str(items[2][1])
     with pytest.raises(InputError, match="not found"):
         list(iter_tasks(tmp_path / "nope.jsonl"))
+
+
+def test_failed_file_retries_with_the_original_prompt_root(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "refs").mkdir(parents=True)
+    tasks = _write(src / "tasks.jsonl", [MISSING_PROMPT])
+    cfg = EngineConfig(log_dir=None)
+    assert run_batch(tasks, tmp_path / "out", config=cfg).failed == 1
+    ref = np.sin(2 * np.pi * 150 * np.arange(16000 * 6) / 16000).astype(np.float32) * 0.3
+    sf.write(src / "refs" / "missing.wav", ref, 16000)  # the operator restores the file
+    retry = run_batch(tmp_path / "out" / "failed.jsonl", tmp_path / "out", config=cfg, prompt_root=src)
+    assert (retry.succeeded, retry.failed) == (1, 0) and (tmp_path / "out" / "needs-ref.wav").is_file()
