@@ -242,6 +242,8 @@ class Engine:
                     ref = load_reference(req.ref_audio, min_seconds=self.config.reference_min_seconds)
                     for w in ref.warnings:
                         log.bind(event="reference_warning", reference_seconds=round(ref.duration_s, 3)).warning(w)
+                    if ref.warnings:
+                        fields["warnings"] = list(ref.warnings)
                     target = f0_stats(ref.audio, ref.sample_rate)
                 languages = sorted({s.language for s in segments}, key=["zh", "en"].index)
                 fields.update(speaker=speaker.name, emotion=emotion, duration_ratio=ratio,

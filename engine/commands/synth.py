@@ -48,6 +48,8 @@ def synth(text: str, output: Path, speaker: str | None, emotion: str, duration_r
                                              duration_ratio=duration_ratio, seed=seed, backend=backend,
                                              ref_audio=ref_audio, output=output))
     rec = res.record
+    for w in rec.get("warnings", []):
+        click.echo(f"warning: {w}", err=True)
     click.echo(f"{output}: {res.duration_s:.2f} s at {res.sample_rate} Hz, speaker {rec['speaker']}, "
                f"{rec['emotion']}, {'+'.join(rec.get('languages', []))}, rtf {rec['rtf']} "
                f"(request {res.request_id}, logs in {log_dir})")
