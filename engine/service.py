@@ -239,20 +239,20 @@ class ServiceState:
                     _close(new)
                     return self._reload_failed(reason, exc)
                 self.engine = new
-                self.generation += 1
                 self.ready = True
                 self.load_error = None
                 _close(old)
                 del old
                 _clear_caches()
+                elapsed = time.perf_counter() - t0
+                self.last_reload = {"ok": True, "reason": reason, "generation": self.generation + 1,
+                                    "elapsed_s": round(elapsed, 3), "time": time.time()}
+                self.generation += 1
             finally:
                 with self._gate:
                     self._exclusive = False
                     self._gate.notify_all()
             self.metrics.reloads.inc()
-            elapsed = time.perf_counter() - t0
-            self.last_reload = {"ok": True, "reason": reason, "generation": self.generation,
-                                "elapsed_s": round(elapsed, 3), "time": time.time()}
             self.log.bind(event="backend_reloaded", reason=reason, generation=self.generation,
                           elapsed={"reload": round(elapsed, 4)}).info(
                 f"Back-end reloaded ({reason}) in {elapsed:.2f}s, generation {self.generation}")

@@ -105,6 +105,10 @@ def test_sigusr1_reloads_backend_and_keeps_serving(tmp_path: Path) -> None:
         assert h["generation"] == 1 and h["last_reload"]["ok"] and h["pid"] == h0["pid"]
         assert codes and set(codes) == {200}, set(codes)              # nothing dropped or refused
         assert proc.poll() is None
+        from engine.health import check
+        for level in (1, 2, 3):                                        # the health levels over HTTP
+            r = check(level, url=url)
+            assert r.ok, (level, r.reason)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
