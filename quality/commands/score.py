@@ -29,15 +29,15 @@ def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_met
     from quality.score import match_dirs, score_pair, score_pairs  # noqa: PLC0415
 
     cfg = ScoreConfig(f0_method=f0_method)
+    for p in (ref, deg):
+        if not p.exists() and not p.is_symlink():
+            raise InputError("not found", where=str(p))
     if ref.is_dir() != deg.is_dir():
         raise InputError("REF and DEG must both be files or both be directories", where=f"{ref} {deg}")
     if ref.is_dir():
         rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None,
                            progress=not no_progress and sys.stderr.isatty())
     else:
-        for p in (ref, deg):
-            if not p.exists():
-                raise InputError("file not found", where=str(p))
         rows = [score_pair(ref, deg, config=cfg)]
     if fmt == "table":
         rows_table(rows, title=f"{ref} vs {deg}")

@@ -1,7 +1,10 @@
 """Non-intrusive figures: no reference needed.
 
 Frames are 20 ms long with a 10 ms hop. A frame is *silent* when its RMS is more than
-``rel_db`` (40 dB) below the loudest frame or under ``abs_db`` (-60 dBFS).
+``rel_db`` (40 dB) below the loudest frame or under ``abs_db`` (-60 dBFS). For leading/trailing
+silence the threshold is also raised to 6 dB above the signal's noise floor (its 5th-percentile frame
+level, used only up to 20 dB below the loudest frame), so background noise before the first word
+(down to ~20 dB SNR) still reads as silence and "less leading silence" means speech starts earlier.
 """
 from __future__ import annotations
 
@@ -69,12 +72,14 @@ def signal_metrics(y: np.ndarray, *, sr: int, rel_db: float = 40.0, abs_db: floa
     hop = max(1, int(round(0.010 * sr)))
     rms = frame_rms(y, sr=sr)
     rdb = _db(rms)
-    thr = max(float(rdb.max()) - rel_db, abs_db)
+    top = float(rdb.max())
+    thr = max(top - rel_db, abs_db)
     voiced = rdb > thr
+    edge = rdb > max(thr, min(float(np.percentile(rdb, 5)) + 6.0, top - 20.0))
     nf = len(rms)
     if voiced.any():
-        first = int(np.argmax(voiced))
-        last = nf - 1 - int(np.argmax(voiced[::-1]))
+        first = int(np.argmax(edge))
+        last = nf - 1 - int(np.argmax(edge[::-1]))
         lead = min(first * hop / sr, dur)
         trail = max(0.0, dur - ((last * hop) / sr + 0.020))
         span = voiced[first:last + 1]
