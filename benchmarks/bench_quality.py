@@ -170,6 +170,7 @@ def parallel(refs: Path, noisy_kinds: list[Path], n_pairs: int, work: Path) -> d
                 shutil.copy(src / f.name, dd / f"p{i:04d}.wav")
                 i += 1
     tasks = S.match_dirs(rd, dd)
+    load_before = os.getloadavg()[0]
     S._MEM_CACHE.clear()
     t = time.perf_counter()
     rows1 = [S.score_pair(r, d, name=n) for n, r, d in tasks]  # plain per-file loop
@@ -182,7 +183,9 @@ def parallel(refs: Path, noisy_kinds: list[Path], n_pairs: int, work: Path) -> d
     same = all((a["pesq_wb"] == b["pesq_wb"]) or (a["pesq_wb"] != a["pesq_wb"]) for a, b in zip(rows1, rows2))
     return {"pairs": len(tasks), "cores": jobs, "loop_s": round(loop_s, 2), "parallel_s": round(par_s, 2),
             "speedup": round(loop_s / par_s, 2), "efficiency": round(loop_s / par_s / jobs, 2),
-            "identical_results": bool(same)}
+            "identical_results": bool(same), "load_avg_1min_before_after": [round(load_before, 2),
+                                                                             round(os.getloadavg()[0], 2)],
+            "note": "wall-clock ratio; meaningful only when the machine is otherwise idle (load avg < cores)"}
 
 
 def cost_only(refs: Path, noisy: Path) -> dict:

@@ -302,7 +302,8 @@ def write_log_lines(result: RegressResult, log_dir: str | Path, *, run_id: str) 
     sink = logger.add(str(path), serialize=True, level="INFO", enqueue=False,
                       filter=lambda r: r["extra"].get("quality_run") == run_id)
     log = logger.bind(quality_run=run_id, request_id=run_id, backend=result.baseline.get("candidate_backend")
-                      or result.baseline.get("backend"), speaker=None, emotion=None)
+                      or result.baseline.get("backend"), speaker=None, emotion=None, text_length=None,
+                      audio_seconds=None, rtf=None, elapsed=None)
     try:
         for u in result.utterances:
             if u.verdict == "pass":
@@ -375,7 +376,8 @@ def print_terminal(result: RegressResult, *, file: Any = None) -> None:
     for u in result.utterances:
         m = u.metrics
         style = {"pass": "green", "regression": "red", "error": "yellow"}[u.verdict]
-        t.add_row(u.name, f"[{style}]{u.verdict}[/]", ", ".join(u.fired), "; ".join(u.reasons),
+        why = "; ".join(u.reasons[:2]) + (f" (+{len(u.reasons) - 2} more)" if len(u.reasons) > 2 else "")
+        t.add_row(u.name, f"[{style}]{u.verdict}[/]", ", ".join(u.fired), why,
                   *(f"{_num(m.get(k)):.2f}" for k in ("pesq_wb", "stoi", "mcd_dtw")))
     con.print(t)
     s = result.to_json()["summary"]

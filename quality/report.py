@@ -77,7 +77,9 @@ def write_html(result: Any, path: str | Path, *, worst: int = 4) -> Path:
         vals = np.array([float(r.get(k)) if r.get(k) is not None else np.nan for r in result.rows], dtype=float)
         vals = vals[np.isfinite(vals)]
         if len(vals):
-            ax.hist(vals, bins=min(20, max(3, len(vals))), color="#4a7")
+            span = float(vals.max() - vals.min())
+            bins = min(20, max(3, len(vals))) if span > 1e-6 * max(1.0, abs(float(vals.max()))) else 1
+            ax.hist(vals, bins=bins, range=None if bins > 1 else (vals[0] - 0.5, vals[0] + 0.5), color="#4a7")
         ax.set_title(k, fontsize=9)
     parts.append("<h2>Score distributions</h2>" + _png(fig))
     # worst utterances: F0 overlay + spectrograms
@@ -96,7 +98,8 @@ def write_html(result: Any, path: str | Path, *, worst: int = 4) -> Path:
         axes[0].legend(fontsize=7)
         for ax, y, lab in ((axes[1], ref, "reference"), (axes[2], deg, "candidate")):
             if y is not None and len(y) > 512:
-                ax.specgram(y, NFFT=512, Fs=16000, noverlap=384, cmap="magma")
+                with np.errstate(divide="ignore"):
+                    ax.specgram(y + 1e-7, NFFT=512, Fs=16000, noverlap=384, cmap="magma")
             ax.set_title(lab, fontsize=9)
         parts.append(f"<h3>{html.escape(u.name)}: {html.escape('; '.join(u.reasons) or u.verdict)}</h3>" + _png(fig))
     css = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
