@@ -131,8 +131,11 @@ class WindowDetector(BaseDetector):
         A window's failure ratio must also exceed this to fire.
     iforest_z, iforest_quantile : float
         With ``contamination="auto"`` the forest fires above both the robust z-score
-        ``iforest_z`` of its training scores and the ``iforest_quantile`` of the scores of the
-        windows kept for the refit (so heterogeneous but normal traffic stays quiet).
+        ``iforest_z`` of its training scores and the ``iforest_quantile`` of the (refitted
+        forest's) scores of all fit windows: on a self-fit the forest alone flags at most
+        ``1 - iforest_quantile`` of the windows, so heterogeneous but normal traffic (a busy mode
+        in a tenth of the windows, dropped by the refit) stays quiet. Template columns present in
+        at most ``rare_fraction`` of the fit windows are left to the novelty signal.
     rare_fraction : float
         Error templates present in at most this fraction of the fit windows (and at least in
         one) are rare: their first window fires novelty. Templates absent from the fit frame
@@ -203,13 +206,17 @@ class WindowDetector(BaseDetector):
             frame = X[active] if active.any() else X
         else:
             frame = X
-        cols = [c for c in frame.columns if c not in self._IGNORED]
-        self.columns_ = cols
         self.n_windows_ = len(frame)
         tcols = template_columns(frame)
         present = frame[tcols].to_numpy() > 0 if tcols else np.zeros((len(frame), 0), bool)
         self.templates_ = {c for c, p in zip(tcols, present.any(axis=0)) if p}
         self.template_presence_ = dict(zip(tcols, present.mean(axis=0) if len(frame) else np.zeros(len(tcols))))
+        # the forest learns the mix of the templates that make up the traffic; a template seen in
+        # at most rare_fraction of the windows is the novelty signal's business (a window holding
+        # one or two such templates is always "isolated", which says nothing in sparse logs)
+        rare = {c for c in tcols if self.template_presence_[c] <= self.rare_fraction}
+        cols = [c for c in frame.columns if c not in self._IGNORED and c not in rare]
+        self.columns_ = cols
         self.error_templates_ = {f"tpl_{t}" for t in frame.attrs.get("error_templates", [])}
         # references for the robust signals
         self.ref_errors_ = (frame["errors"] + frame["error_events"]).to_numpy(float) if len(frame) else np.zeros(1)
@@ -253,11 +260,12 @@ class WindowDetector(BaseDetector):
             s = -forest.score_samples(Z)
             if self.contamination == "auto":
                 # robust z over all fit windows, and never inside the bulk of the normal ones
-                # (the top 1 - iforest_quantile of the windows kept for the refit)
+                # (the top 1 - iforest_quantile of all fit windows: the windows the refit dropped
+                # score high by construction, and a busy but normal mode can be a tenth of them)
                 med = np.median(s)
                 mad = 1.4826 * np.median(np.abs(s - med))
                 self.if_threshold_ = float(max(med + self.iforest_z * max(mad, 0.01),
-                                               np.quantile(s[keep], self.iforest_quantile)))
+                                               np.quantile(s, self.iforest_quantile)))
             else:
                 self.if_threshold_ = float(np.quantile(s, 1.0 - float(self.contamination)))
             self.if_center_ = float(np.median(s))
@@ -319,7 +327,12 @@ class WindowDetector(BaseDetector):
             rl = self.ref_latency_[np.isfinite(self.ref_latency_)]
             if rl.size:
                 lmed = float(np.median(rl))
-                lscale = max(1.4826 * float(np.median(np.abs(rl - lmed))), 0.1 * abs(lmed), 1e-3)
+                # one-sided signal, so the spread of the upper half counts: per-window latency is
+                # often bimodal (fast and slow requests, windows with one request), and when more
+                # than half the windows sit in the fast mode the MAD collapses and every slow
+                # window fires; the 90th percentile (normal: median + 1.28 sigma) does not
+                upper = (float(np.quantile(rl, 0.9)) - lmed) / 1.2816
+                lscale = max(1.4826 * float(np.median(np.abs(rl - lmed))), upper, 0.1 * abs(lmed), 1e-3)
                 lz = np.where(np.isfinite(lat), (lat - lmed) / lscale, 0.0)
                 out["latency"] = np.maximum(lz, 0.0) / self.burst_z
         # isolation forest

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
@@ -41,6 +42,10 @@ __all__ = [
 
 #: Template count columns of a window frame are named ``tpl_<template id>``.
 TEMPLATE_PREFIX = "tpl_"
+#: Windows more than this many windows older than the newest one seen are compacted (see
+#: ``_Window.close``): time-ordered input (``read_records`` merges files in time order) never
+#: writes to them again, so memory stays small per window whatever the request volume.
+CLOSE_LAG = 5
 
 
 def template_columns(frame: pd.DataFrame) -> list[str]:
@@ -131,7 +136,9 @@ class FeatureConfig:
 def _number(v: Any) -> float | None:
     c = v.__class__
     if c is float:
-        return v if v == v and v not in (math.inf, -math.inf) else None
+        return v if v - v == 0.0 else None  # finite (inf - inf and nan - nan are nan)
+    if c is int:
+        return float(v) if -1e308 < v < 1e308 else None
     if c is bool or v is None:
         return None
     if isinstance(v, (int, float)):
@@ -147,22 +154,42 @@ def _number(v: Any) -> float | None:
 
 
 def _latency(v: Any) -> float | None:
-    if isinstance(v, Mapping):
+    if v.__class__ is dict or isinstance(v, Mapping):
         if "total" in v:
             return _number(v["total"])
         total, seen = 0.0, False
         for x in v.values():
-            x = _number(x)
-            if x is not None:
-                total += x
-                seen = True
+            if x.__class__ is not float or x - x != 0.0:
+                x = _number(x)
+                if x is None:
+                    continue
+            total += x
+            seen = True
         return total if seen else None
     return _number(v)
 
 
+def _quantiles(values: list[float], qs: tuple[float, ...]) -> list[float]:
+    """``numpy.quantile(values, qs)`` (linear method, same arithmetic) for a short list, without
+    numpy's per-call overhead (the frame computes it for every window)."""
+    v = sorted(values)
+    n = len(v)
+    out = []
+    for q in qs:
+        pos = q * (n - 1)
+        lo = int(pos)
+        hi = min(lo + 1, n - 1)
+        t = pos - lo
+        a, b = v[lo], v[hi]
+        d = b - a
+        out.append(b - d * (1.0 - t) if t >= 0.5 else a + d * t)
+    return out
+
+
 class _Window:
     __slots__ = ("records", "errors", "warnings", "error_events", "starts", "templates", "requests",
-                 "failed", "latency", "rtf", "audio", "memory", "new_templates")
+                 "failed", "latency", "rtf", "audio", "memory", "new_templates", "closed_requests",
+                 "closed_failed")
 
     def __init__(self) -> None:
         self.records = 0
@@ -178,6 +205,34 @@ class _Window:
         self.audio = 0.0
         self.memory = float("nan")
         self.new_templates = 0
+        self.closed_requests = 0  # distinct ids counted when the window was closed (compact form)
+        self.closed_failed = 0
+
+    def close(self) -> None:
+        """Compact form once the stream has moved on: id sets become counts, value lists become
+        arrays of doubles (quantiles stay exact). A window written to again is reopened."""
+        self.closed_requests += len(self.requests)
+        self.closed_failed += len(self.failed)
+        self.requests = self.failed = _EMPTY
+        self.latency = array("d", self.latency)
+        self.rtf = array("d", self.rtf)
+
+    def reopen(self) -> None:
+        """Writable again (a record older than the stream's newest windows): ids seen before the
+        window was closed are not remembered, so one seen again is counted again."""
+        self.requests, self.failed = set(), set()
+        self.latency, self.rtf = list(self.latency), list(self.rtf)
+
+    @property
+    def n_requests(self) -> int:
+        return self.closed_requests + len(self.requests)
+
+    @property
+    def n_failed(self) -> int:
+        return self.closed_failed + len(self.failed)
+
+
+_EMPTY: frozenset = frozenset()
 
 
 class WindowFeatures:
@@ -209,6 +264,8 @@ class WindowFeatures:
         self._rtf_f, self._audio_f, self._mem_f = cfg.rtf_field, cfg.audio_field, tuple(cfg.memory_fields)
         self._mem_keys = frozenset(cfg.memory_fields)
         self._pending = _Window()  # untimed records before any timed one
+        self._open: list[int] = []  # keys of windows not closed yet
+        self._newest = -(1 << 62)
         self._event_class: dict[str, int] = {}  # event -> 0 plain, 1 error, 2 start
         self._err_re = re.compile(self.config.error_event_pattern, re.IGNORECASE)
         self._start_re = re.compile(self.config.start_event_pattern, re.IGNORECASE)
@@ -230,6 +287,14 @@ class WindowFeatures:
         win = self._windows.get(key)
         if win is None:
             win = self._windows[key] = _Window()
+            self._open.append(key)
+            if key > self._newest:
+                self._newest = key
+                if len(self._open) > 2 * CLOSE_LAG:
+                    self._close_old()
+        elif win.requests is _EMPTY:
+            win.reopen()
+            self._open.append(key)
         self._key, self._cur = key, win
         try:
             self._lo = datetime.fromtimestamp(key * self._w, tz=timezone.utc)
@@ -237,6 +302,21 @@ class WindowFeatures:
         except (OverflowError, OSError, ValueError):  # far outside the datetime range
             self._lo = self._hi = None
         return win
+
+    def _close_old(self) -> None:
+        """Compact the windows more than CLOSE_LAG windows older than the newest one: memory per
+        closed window is a few counters, its template counts and its latency/RTF values."""
+        limit = self._newest - CLOSE_LAG
+        keep = []
+        windows = self._windows
+        for k in self._open:
+            if k < limit:
+                w = windows[k]
+                if w.requests is not _EMPTY:
+                    w.close()
+            else:
+                keep.append(k)
+        self._open = keep
 
     def add(self, record: Any, template_id: int | None = None, is_new: bool = False) -> None:
         """Account one record (an :class:`analyzer.records.Record`) with its template id."""
@@ -307,6 +387,11 @@ class WindowFeatures:
     def __len__(self) -> int:
         return len(self._windows)
 
+    def windows_by_key(self) -> dict[int, Any]:
+        """The accumulated windows by key (window start // window length): each has ``records``,
+        ``errors``, ``warnings``, ``error_events``... (read-only use)."""
+        return self._windows
+
     def frame(self, *, canonical: Callable[[int], int] | None = None) -> pd.DataFrame:
         """One row a window (index: window start, UTC), every window between the first and last.
 
@@ -323,7 +408,10 @@ class WindowFeatures:
         if self._pending.records:
             if windows:
                 first = min(windows)
-                _merge(windows[first], self._pending)
+                merged = _Window()  # a copy: frame() may be called again
+                _merge(merged, windows[first])
+                _merge(merged, self._pending)
+                windows[first] = merged
             else:
                 windows[0] = self._pending
         qs = cfg.quantiles
@@ -357,8 +445,8 @@ class WindowFeatures:
         counts = np.zeros((n, len(tids)))
         for key, w in windows.items():
             i = row_of[key]
-            nreq = len(w.requests)
-            nfail = len(w.failed)
+            nreq = w.n_requests
+            nfail = w.n_failed
             if w.starts:
                 ratio = min(1.0, w.error_events / w.starts) if w.error_events else nfail / max(nreq, 1)
             elif nreq:
@@ -368,9 +456,9 @@ class WindowFeatures:
             row = [w.records, w.errors, w.warnings, w.error_events, nreq, nfail, ratio, w.starts]
             base[i, :8] = row
             if w.latency:
-                base[i, 8:8 + len(qs)] = np.quantile(w.latency, qs)
+                base[i, 8:8 + len(qs)] = _quantiles(w.latency, qs)
             if w.rtf:
-                base[i, 8 + len(qs):8 + 2 * len(qs)] = np.quantile(w.rtf, qs)
+                base[i, 8 + len(qs):8 + 2 * len(qs)] = _quantiles(w.rtf, qs)
             base[i, len(base_cols) - 3] = w.audio
             base[i, len(base_cols) - 2] = w.memory
             base[i, len(base_cols) - 1] = w.new_templates
@@ -397,10 +485,14 @@ def _merge(into: _Window, other: _Window) -> None:
         setattr(into, name, getattr(into, name) + getattr(other, name))
     for t, c in other.templates.items():
         into.templates[t] = into.templates.get(t, 0) + c
+    if into.requests is _EMPTY:
+        into.reopen()
     into.requests |= other.requests
     into.failed |= other.failed
-    into.latency += other.latency
-    into.rtf += other.rtf
+    into.closed_requests += other.closed_requests
+    into.closed_failed += other.closed_failed
+    into.latency += list(other.latency)
+    into.rtf += list(other.rtf)
     into.audio += other.audio
     if not (other.memory <= into.memory):
         into.memory = other.memory if not math.isnan(other.memory) else into.memory

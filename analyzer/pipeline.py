@@ -25,11 +25,15 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
 
 from analyzer.config import AnalyzeConfig
-from analyzer.incidents import (ExceptionGroup, ExceptionGroups, HitCollector, Incident, WindowCounts,
-                                build_incidents, spans_from_flags)
+from analyzer.incidents import (ERROR_LEVELS, WARNING_LEVELS, ExceptionGroup, ExceptionGroups, HitCollector,
+                                Incident, WindowCounts, build_incidents, spans_from_flags)
 from analyzer.kb import KnowledgeBase, load_kb
 
 __all__ = ["analyze", "AnalysisResult", "Summary", "Analyzer", "SCHEMA_VERSION"]
+
+_ERROR_LEVELS = frozenset(("ERROR", "CRITICAL", "FATAL"))
+_WARNING_LEVELS = frozenset(("WARNING", "WARN"))
+_HIT_LEVELS = _ERROR_LEVELS | _WARNING_LEVELS | ERROR_LEVELS | WARNING_LEVELS
 
 SCHEMA_VERSION = 1
 UTC = timezone.utc
@@ -183,19 +187,19 @@ class Analyzer:
         m = self.miner.add(rec.message)
         tid = m.template_id
         self.windows.add(rec, tid, m.is_new)
-        self.counts.add(rec)
-        if rec.time is not None:
-            if self.first_time is None or rec.time < self.first_time:
-                self.first_time = rec.time
-            if self.last_time is None or rec.time > self.last_time:
-                self.last_time = rec.time
+        t = rec.time
+        if t is not None:
+            if self.first_time is None or t < self.first_time:
+                self.first_time = t
+            if self.last_time is None or t > self.last_time:
+                self.last_time = t
         lvl = rec.level
-        if lvl in ("ERROR", "CRITICAL", "FATAL"):
+        if lvl in _ERROR_LEVELS:
             self.errors += 1
-        elif lvl in ("WARNING", "WARN"):
+        elif lvl in _WARNING_LEVELS:
             self.warnings_n += 1
         if m.is_new and len(self.new_templates) < 1000:
-            self.new_templates[tid] = {"id": tid, "template": m.template, "first_seen": rec.time,
+            self.new_templates[tid] = {"id": tid, "template": m.template, "first_seen": t,
                                        "file": rec.file, "line": rec.line}
         ep = None
         if HitCollector.is_candidate(rec):
@@ -205,11 +209,64 @@ class Analyzer:
             self.sessions.add(rec, tid)
         return ep
 
+    def run(self, records: Iterable[Any], tick: Callable[[Any], None] | None = None) -> None:
+        """:meth:`feed` every record (the batch loop: the same accounting, names bound once)."""
+        miner_add = self.miner.add
+        wadd = self.windows.add
+        hits_add = self.hits.add
+        exc_add = self.exceptions.add
+        sess_add = self.sessions.add if self.sessions is not None else None
+        new_templates = self.new_templates
+        err_levels, warn_levels = _ERROR_LEVELS, _WARNING_LEVELS
+        hit_levels = _HIT_LEVELS
+        first, last = self.first_time, self.last_time
+        n = errors = warns = 0
+        try:
+            for rec in records:
+                n += 1
+                m = miner_add(rec.message)
+                tid = m.template_id
+                is_new = m.is_new
+                wadd(rec, tid, is_new)
+                t = rec.time
+                if t is not None:
+                    if last is None or t >= last:
+                        last = t
+                        if first is None:
+                            first = t
+                    elif first is None or t < first:
+                        first = t
+                lvl = rec.level
+                if lvl in hit_levels:
+                    if lvl in err_levels:
+                        errors += 1
+                    elif lvl in warn_levels:
+                        warns += 1
+                if is_new and len(new_templates) < 1000:
+                    new_templates[tid] = {"id": tid, "template": m.template, "first_seen": t,
+                                          "file": rec.file, "line": rec.line}
+                if lvl in hit_levels or rec.traceback or (rec.fields and rec.fields.get("error_type")):
+                    # == HitCollector.is_candidate(rec), tested inline
+                    ep = hits_add(rec, tid, m.template)
+                    exc_add(rec, m.template, tid, ep.kb_id if ep is not None else None)
+                if sess_add is not None:
+                    sess_add(rec, tid)
+                if tick is not None:
+                    tick(rec)
+        finally:
+            self.records += n
+            self.errors += errors
+            self.warnings_n += warns
+            self.first_time, self.last_time = first, last
+
     def detect_windows(self, baseline_frame: Any = None) -> tuple[Any, list[tuple[datetime, datetime, float]], list[str]]:
         """Window frame with ``score``/``anomalous``/``reasons`` columns, merged anomalous spans, and
         warnings (e.g. too few windows for the forest)."""
-        frame = self.windows.frame()
         notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:  # e.g. max_windows: sparse frame
+            warnings.simplefilter("always")
+            frame = self.windows.frame()
+        notes += [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)][:3]
         if len(frame) == 0:
             return frame, [], notes
         try:
@@ -244,8 +301,19 @@ class Analyzer:
         return [{"id": str(i), "score": round(float(s), 6), "anomalous": bool(a)}
                 for i, s, a in zip(frame.index, scores, labels)]
 
+    def _fill_counts(self) -> WindowCounts:
+        """Records / errors / warnings per window for the incidents, read off the window features
+        (the same windows, counted once on the hot path)."""
+        counts = WindowCounts(self.config.window_seconds)
+        counts.rows = {k: [w.records, w.errors, w.warnings] for k, w in self.windows.windows_by_key().items()}
+        if counts.rows:
+            counts._last_key = max(counts.rows)
+        self.counts = counts
+        return counts
+
     def result(self, *, stats: Any = None, baseline_frame: Any = None) -> AnalysisResult:
         frame, spans, notes = self.detect_windows(baseline_frame)
+        self._fill_counts()
         final_templates = self.miner.templates()
         canon = getattr(self.miner, "canonical", lambda t: t)
         tmap = {tid: final_templates.get(canon(tid), "") for tid in
@@ -254,11 +322,10 @@ class Analyzer:
                                     counts=self.counts, templates=tmap)
         timeline = []
         if len(frame):
-            for t, row in frame.iterrows():
-                timeline.append({"start": t.to_pydatetime(), "records": int(row["records"]),
-                                 "errors": int(row["errors"]),
-                                 "warnings": int(row["warnings"]), "score": float(row["score"]),
-                                 "anomalous": bool(row["anomalous"]), "reasons": row["reasons"]})
+            cols = [frame[c].to_numpy() for c in ("records", "errors", "warnings", "score", "anomalous", "reasons")]
+            for t, rc, er, wa, sc, an, rs in zip(frame.index.to_pydatetime(), *cols):
+                timeline.append({"start": t, "records": int(rc), "errors": int(er), "warnings": int(wa),
+                                 "score": float(sc), "anomalous": bool(an), "reasons": rs})
         summary = Summary(records=self.records, errors=self.errors, warnings=self.warnings_n,
                           templates=len(final_templates), new_templates=len(self.new_templates),
                           error_rate=self.errors / self.records if self.records else 0.0,
@@ -296,24 +363,33 @@ class Analyzer:
                               window=self.config.window)
 
 
-def _baseline_frame(paths: Sequence[str], config: AnalyzeConfig, miner: Any) -> Any:
-    """Window frame of known-good logs, mined with the run's miner so template ids line up."""
+def _baseline_features(paths: Sequence[str], config: AnalyzeConfig, miner: Any) -> Any:
+    """Window features of known-good logs, mined with the run's miner so template ids line up; the
+    frame is read out after the run (:func:`_quiet_frame`), its ids folded with all the miner learned."""
     from analyzer.features import FeatureConfig, WindowFeatures
     from analyzer.io import ReadStats, read_records
 
     fkw = dict(config.features)
     fkw["window"] = config.window
-    wf = WindowFeatures(FeatureConfig(**fkw))
+    # template ids folded into their final ids, as the run's frame is (the miner is shared)
+    wf = WindowFeatures(FeatureConfig(**fkw), canonical=getattr(miner, "canonical", None))
     for rec in read_records(list(paths), log_format=config.log_format, stats=ReadStats()):
         m = miner.add(rec.message)
         wf.add(rec, m.template_id, m.is_new)
-    return wf.frame()
+    return wf
 
 
-def _progress(paths: Sequence[str], enabled: bool) -> tuple[Callable[[Any], None], Callable[[], None]]:
-    """A rich progress bar on stderr (bytes read, estimated from record sizes) for large inputs."""
+def _quiet_frame(wf: Any) -> Any:
+    with warnings.catch_warnings():  # the run's frame reports max_windows; the baseline is a reference
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return wf.frame()
+
+
+def _progress(paths: Sequence[str], enabled: bool) -> tuple[Callable[[Any], None] | None, Callable[[], None]]:
+    """A rich progress bar on stderr (bytes read, estimated from record sizes) for large inputs:
+    ``(tick or None, done)``."""
     if not enabled or not sys.stderr.isatty():
-        return (lambda rec: None), (lambda: None)
+        return None, (lambda: None)
     total = 0
     for p in paths:
         try:
@@ -325,7 +401,7 @@ def _progress(paths: Sequence[str], enabled: bool) -> tuple[Callable[[Any], None
         except OSError:
             pass
     if total < 5_000_000:
-        return (lambda rec: None), (lambda: None)
+        return None, (lambda: None)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
@@ -362,18 +438,17 @@ def analyze(paths: Sequence[str | os.PathLike[str]] | str, config: AnalyzeConfig
         paths = [paths]
     paths = [os.fspath(p) for p in paths]
     an = Analyzer(config, kb=kb)
-    baseline_frame = None
+    baseline = None
     if config.baseline:
-        baseline_frame = _baseline_frame(config.baseline, config, an.miner)
+        baseline = _baseline_features(config.baseline, config, an.miner)
         an.new_templates.clear()
     stats = ReadStats()
     tick, done = _progress(paths, config.progress)
     try:
-        for rec in read_records(paths, log_format=config.log_format, stats=stats):
-            an.feed(rec)
-            tick(rec)
+        an.run(read_records(paths, log_format=config.log_format, stats=stats), tick)
     finally:
         done()
+    baseline_frame = _quiet_frame(baseline) if baseline is not None else None
     result = an.result(stats=stats, baseline_frame=baseline_frame)
     if config.state_dir is not None:
         an.miner.save()
