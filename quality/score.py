@@ -255,19 +255,36 @@ def score_pairs(tasks: Iterable[tuple[str, Path | None, Path | None]], *, config
     args = [(n, r, d, cfg, cache_dir) for n, r, d in tasks]
     rows: list[dict[str, Any] | None] = [None] * len(args)
     bar = _progress(progress, len(args))
-    with bar as (advance):
+    with bar as (advance), single_thread_blas():
         if jobs == 1 or len(args) <= 1:
             for i, a in enumerate(args):
                 rows[i] = _score_task(a)
                 advance()
         else:
             _warm_imports()  # forked workers inherit them instead of importing scipy.signal each
-            with ProcessPoolExecutor(max_workers=min(jobs, len(args))) as pool:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(args)), initializer=_worker_init) as pool:
                 futs = {pool.submit(_score_task, a): i for i, a in enumerate(args)}
                 for fut in as_completed(futs):
                     rows[futs[fut]] = fut.result()
                     advance()
     return [r for r in rows if r is not None]
+
+
+def single_thread_blas():  # noqa: ANN201
+    """Context manager limiting BLAS to one thread: the matrices here are small, and OpenBLAS's
+    thread start-up made the DTW cost matrix 6x slower (and fights the worker processes for cores)."""
+    try:
+        from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+        return threadpool_limits(limits=1, user_api="blas")
+    except Exception:  # threadpoolctl missing or unusable: run as is
+        import contextlib  # noqa: PLC0415
+
+        return contextlib.nullcontext()
+
+
+def _worker_init() -> None:
+    single_thread_blas()  # not used as a context: the limit stays for the worker's life
 
 
 def _warm_imports() -> None:
