@@ -320,7 +320,12 @@ class WindowFeatures:
 
     def add(self, record: Any, template_id: int | None = None, is_new: bool = False) -> None:
         """Account one record (an :class:`analyzer.records.Record`) with its template id."""
-        win = self._window(record)
+        t = record.time
+        lo = self._lo
+        if t is not None and lo is not None and lo <= t < self._hi:  # the last record's window
+            win = self._cur
+        else:
+            win = self._window(record)
         win.records += 1
         is_error = False
         level = record.level

@@ -17,6 +17,8 @@ The root cause is therefore the earliest upstream signal, not the loudest.
 """
 from __future__ import annotations
 
+import bisect
+
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -479,10 +481,18 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
     tol = timedelta(seconds=cfg.cause_tolerance)
     attach = timedelta(seconds=cfg.attach_gap)
 
+    starts = [s for s, _e, _sc in spans]
+    ends = [e for _s, e, _sc in spans]
+    ends_sorted = all(a <= b for a, b in zip(ends, ends[1:]))  # merged spans: no overlaps
+
     def in_span(t0: datetime, t1: datetime) -> tuple[bool, float | None]:
+        # spans with s - tol <= t1 are a prefix (sorted by start); with sorted ends, those with
+        # t0 <= e + tol are its tail: two bisections instead of a scan of every span
+        hi = bisect.bisect_right(starts, t1 + tol)
+        lo = bisect.bisect_left(ends, t0 - tol, 0, hi) if ends_sorted else 0
         best = None
         hit = False
-        for s, e, score in spans:
+        for s, e, score in spans[lo:hi]:
             if s - tol <= t1 and t0 <= e + tol:
                 hit = True
                 best = score if best is None else max(best, score)

@@ -794,7 +794,7 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
     for n, raw in iter_raw_lines(path, stats, name):
         stats.lines += 1
         kind = None
-        if json_fast and raw[:2] == b'{"' and b"\x7f" not in raw:  # DEL is valid JSON, but junk to _decode
+        if json_fast and raw.startswith(b'{"') and b"\x7f" not in raw:  # DEL is valid JSON, but junk to _decode
             # fast path for a loguru JSON line: orjson reads the bytes (and checks their UTF-8);
             # anything it refuses takes the general path below, which gives the same result
             try:
