@@ -58,7 +58,7 @@ def _world(y: np.ndarray, sr: int):
 
     pw = pyworld()
     x = np.ascontiguousarray(y, dtype=np.float64)
-    f, t = pw.dio(x, sr, frame_period=5.0)
+    f, t = pw.dio(x, sr, f0_floor=50.0, f0_ceil=800.0, frame_period=5.0)  # dio's 71 Hz default misses low voices
     f = pw.stonemask(x, f, t, sr)
     return pw, f, pw.cheaptrick(x, f, t, sr), pw.d4c(x, f, t, sr)
 

@@ -1,7 +1,8 @@
 """Mel-cepstral distortion with DTW (MCD-DTW), the TTS field's standard spectral distance.
 
-Mel-cepstra come from WORLD's CheapTrick spectral envelope (power spectrum), converted the way
-SPTK's ``sp2mc`` does (log power spectrum -> cepstrum on an all-pass warped frequency axis, alpha
+Mel-cepstra come from a power spectrum per 10 ms frame -- a 25 ms Hann STFT by default, or WORLD's
+CheapTrick envelope (``ScoreConfig(envelope="world")``; same MCD medians on the sensitivity benchmark,
+8x the cost) -- converted the way SPTK's ``sp2mc`` does (log power spectrum -> cepstrum on an all-pass warped frequency axis, alpha
 0.42 at 16 kHz), with the warping and inverse transform precomputed as one matrix. MCD uses
 coefficients 1..order (c0, the energy, is excluded)::
 
