@@ -9,6 +9,7 @@ SUBCOMMANDS = {
     "reference": "quality.commands.reference:reference",
     "score": "quality.commands.score:score",
     "regress": "quality.commands.regress:regress",
+    "degrade": "quality.commands.degrade:degrade",
 }
 
 

@@ -47,3 +47,20 @@ for lab in labels:
     print(f"  label {lab['fault']:<24} {lab['start'][11:19]}  ->  {found[0]['id'] + ' ' + found[0]['root_cause']['kb_id'] if found else 'MISSED'}")
 print(f"  {hit}/{len(labels)} injected faults named with the right root cause; HTML report: {sys.argv[1][:-4]}html")
 PY
+
+step "5. tts-quality: a golden reference set, then a nightly regression check"
+tts-quality reference build data/samples/reference_texts.jsonl --out "$OUT/refs"
+echo "-- candidate = the current build, re-synthesized: must pass"
+expect 0 tts-quality regress --baseline "$OUT/refs" --synthesize \
+    --html "$OUT/quality-pass.html" --log-dir "$OUT/quality-logs" --prom "$OUT/quality.prom"
+echo "-- candidate = a degraded build (two utterances a semitone sharp, one with 30 dB noise): must fail"
+tts-quality degrade "$OUT/refs" "$OUT/degraded" --kind pitch_up_1st --only ref02 --only ref07
+tts-quality degrade "$OUT/degraded" "$OUT/degraded" --kind noise_30db --only ref05
+expect 1 tts-quality regress --baseline "$OUT/refs" --candidate "$OUT/degraded" \
+    --html "$OUT/quality-fail.html" --json-out "$OUT/quality-fail.json" --log-dir "$OUT/quality-logs" --prom "$OUT/quality.prom"
+echo "-- the regression's JSON log lines are logs too: tts-analyze reads them"
+expect 1 tts-analyze "$OUT/quality-logs/" --format markdown -o "$OUT/quality-incidents.md"
+grep -m3 -i "quality\|regression" "$OUT/quality-incidents.md" || true
+
+step "Done"
+echo "reports: $OUT/report.html (incidents), $OUT/quality-fail.html (quality), $OUT/quality.prom (node_exporter)"

@@ -22,10 +22,12 @@ CONTRACT_SLUGS = {
 
 def test_kb_has_every_contract_slug() -> None:
     kb = load_kb()
-    assert {e.id for e in kb.entries} == CONTRACT_SLUGS
+    ids = {e.id for e in kb.entries}
+    assert CONTRACT_SLUGS <= ids, CONTRACT_SLUGS - ids
+    assert "quality_regression" in ids  # tts-quality's JSON log lines become incidents too
 
 
-@pytest.mark.parametrize("entry_id", sorted(CONTRACT_SLUGS - {"unrecognised"}))
+@pytest.mark.parametrize("entry_id", sorted({e.id for e in load_kb().entries} - {"unrecognised"}))
 def test_each_entry_matches_its_examples(entry_id: str) -> None:
     kb = load_kb()
     entry = kb[entry_id]
