@@ -55,11 +55,25 @@ def module_of(path: str) -> str:
     return p.replace("/", ".").removesuffix(".__init__")
 
 
+_NORM_CACHE: dict[str, tuple[str | None, tuple[str, ...]]] = {}
+
+
 def normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
     """(exception type of the last exception, ``module:function`` frames of its stack, outermost first).
-    With chained exceptions ("During handling ..."), the frames of the last traceback are used."""
+    With chained exceptions ("During handling ..."), the frames of the last traceback are used.
+    Remembered per traceback text (bounded): a recurring error logs the same traceback again."""
     if not tb:
         return None, []
+    hit = _NORM_CACHE.get(tb)
+    if hit is None:
+        etype, frames = _normalise_traceback(tb)
+        if len(_NORM_CACHE) >= 1024:
+            _NORM_CACHE.clear()
+        hit = _NORM_CACHE[tb] = (etype, tuple(frames))
+    return hit[0], list(hit[1])
+
+
+def _normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
     blocks = re.split(r"\n(?:During handling of the above exception|The above exception was the direct cause)[^\n]*\n",
                       tb)
     last = blocks[-1]
