@@ -43,6 +43,8 @@ from typing import Any, ClassVar
 import numpy as np
 from engine.backends import kokoro_phonemes as kp
 from engine.backends.base import Backend, BackendStatus, Voice, backend_logger, request_context
+from engine.prosody import PEAK_LIMIT as PROSODY_PEAK_LIMIT
+from engine.prosody import limit_peak
 from ttsops.errors import BackendError
 
 __all__ = ["KokoroBackend", "KokoroAssets", "KokoroModel", "load_model", "assemble_model", "SAMPLE_RATE",
@@ -51,6 +53,9 @@ __all__ = ["KokoroBackend", "KokoroAssets", "KokoroModel", "load_model", "assemb
 SAMPLE_RATE = 24000
 N_PARTS = 4
 VOICE_PACKS = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+#: largest absolute sample the back-end returns (louder utterances are scaled, never clipped)
+PEAK_LIMIT = PROSODY_PEAK_LIMIT
+
 #: female / male default packs when a speaker names none
 DEFAULT_PACK = {"female": "jf_alpha", "male": "jm_kumo"}
 #: Kokoro v1.0 pack names the engine's speakers use (``engine.speakers``: ``extra["kokoro_voice"]``)
@@ -468,7 +473,9 @@ class KokoroBackend(Backend):
                 chunk_tokens.append(len(tokens))
         t3 = time.perf_counter()
         out = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        out = np.clip(out, -1.0, 1.0).astype(np.float32, copy=False)
+        # the model's raw output can exceed full scale: scale the utterance down rather than clip
+        # (a hard clip leaves flat runs that tts-quality rightly reports as clipping)
+        out = limit_peak(out, PEAK_LIMIT)
         t_post += time.perf_counter() - t3
         elapsed = {"phonemize": round(t_ph, 4), "inference": round(t_inf, 4), "post": round(t_post, 4)}
         total = t_ph + t_inf + t_post

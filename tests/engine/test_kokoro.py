@@ -46,9 +46,20 @@ def _check_speech(audio: np.ndarray, min_s: float, max_s: float) -> None:
     assert audio.dtype == np.float32 and audio.ndim == 1
     dur = audio.size / k.SAMPLE_RATE
     assert min_s < dur < max_s, dur
-    assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= 1.0
+    assert np.all(np.isfinite(audio)) and np.abs(audio).max() <= k.PEAK_LIMIT + 1e-6
+    assert _longest_run_at_peak(audio) < 3, "flat run at the peak: the output was clipped"
     rms = float(np.sqrt(np.mean(audio ** 2)))
     assert rms > 0.01, f"near-silent output (rms {rms:.4f})"
+
+
+def _longest_run_at_peak(audio: np.ndarray) -> int:
+    """Longest run of consecutive samples sitting at the signal's own peak (how clipping shows)."""
+    at_peak = np.abs(audio) >= np.abs(audio).max() - 1e-7
+    best = run = 0
+    for v in at_peak:
+        run = run + 1 if v else 0
+        best = max(best, run)
+    return best
 
 
 def test_status_is_cheap_and_lists_parts():
@@ -227,3 +238,20 @@ def test_cli_synth_kokoro(tmp_path):
     _check_speech(y, 1.5, 6.0)
     events = {r.get("event") for r in _records(tmp_path / "logs")}
     assert {"model_assemble", "model_load", "model_warmup", "kokoro_infer", "synthesis_success"} <= events
+
+
+def test_loud_utterances_are_scaled_not_clipped(tmp_path, backend):
+    """tts-quality found flat runs at full scale on these reference lines (raw output > 1.0)."""
+    import json
+
+    from engine.config import EngineConfig
+    from engine.synth import Engine, SynthRequest
+
+    rows = [json.loads(x) for x in (Path(__file__).parents[2] / "data/samples/reference_texts.jsonl")
+            .read_text(encoding="utf-8").splitlines() if x.strip()]
+    with Engine(EngineConfig(log_dir=None)) as eng:
+        for row in (rows[2], rows[8]):
+            res = eng.synthesize(SynthRequest(text=row["input_text"], speaker=row.get("speaker"),
+                                              emotion=row.get("emotion", "neutral"), backend="kokoro"))
+            assert _longest_run_at_peak(res.audio) < 3, row["name"]
+            assert np.abs(res.audio).max() <= 0.98 + 1e-6
