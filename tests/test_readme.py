@@ -54,25 +54,21 @@ def test_readme_has_the_two_setup_commands_first() -> None:
     assert "make test" in ci
 
 
-@pytest.fixture(scope="module")
-def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("readme")
-    (d / "data").symlink_to(ROOT / "data")
-    return d
-
-
-@pytest.mark.xdist_group("readme")
-@pytest.mark.parametrize("lineno,codes,cmds", BLOCKS, ids=[f"README:{b[0]}" for b in BLOCKS])
-def test_readme_block_runs(lineno: int, codes: set[int], cmds: list[str], scratch: Path) -> None:
+def test_readme_blocks_run_in_order(tmp_path: Path) -> None:
+    """All runnable blocks, top to bottom, in one scratch directory (later blocks use earlier outputs)."""
+    assert BLOCKS, "README has no runnable block"
+    (tmp_path / "data").symlink_to(ROOT / "data")
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("TTSOPS_NO_PROGRESS", "1")
-    for cmd in cmds:
-        proc = subprocess.run(["bash", "-c", cmd], cwd=scratch, env=env, capture_output=True,
-                              text=True, timeout=300)
-        assert proc.returncode in codes, (
-            f"README line {lineno}: `{cmd}` exited {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-        assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr[-2000:]
+    for lineno, codes, cmds in BLOCKS:
+        for cmd in cmds:
+            proc = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, capture_output=True,
+                                  text=True, timeout=300)
+            assert proc.returncode in codes, (
+                f"README line {lineno}: `{cmd}` exited {proc.returncode}\n{proc.stdout[-2000:]}\n"
+                f"{proc.stderr[-2000:]}")
+            assert "Traceback (most recent call last)" not in proc.stderr, proc.stderr[-2000:]
 
 
 def test_marker_parser_reads_exit_codes() -> None:
