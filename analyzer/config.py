@@ -20,20 +20,15 @@ Command-line flags override the file.
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.incidents import IncidentConfig
+from ttsops.config import load_toml
 from ttsops.errors import ConfigError
 
 __all__ = ["AnalyzeConfig", "AlertConfig"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 
 @dataclass
@@ -139,12 +134,7 @@ class AnalyzeConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> "AnalyzeConfig":
         """Load a TOML file (sections above); ``overrides`` that are not ``None`` win."""
         p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read config: {exc.strerror or exc}", where=str(p)) from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"not valid TOML: {exc}", where=str(p)) from exc
+        data = load_toml(p)
         return cls.from_dict(data, source=str(p), **overrides)
 
     @classmethod

@@ -22,7 +22,7 @@ import re
 import tempfile
 import zlib
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, NamedTuple
 
@@ -137,15 +137,9 @@ class TemplateConfig:
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str], section: str = "templates") -> "TemplateConfig":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
-        try:
-            with open(path, "rb") as f:
-                data = tomllib.load(f)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot read template config ({exc})", where=os.fspath(path)) from None
+        from ttsops.config import load_toml
+
+        data = load_toml(path)
         return cls.from_dict(data.get(section, data))
 
     def with_(self, **kw: Any) -> "TemplateConfig":

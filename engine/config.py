@@ -131,17 +131,10 @@ class EngineConfig:
     @classmethod
     def from_toml(cls, path: str | Path) -> "EngineConfig":
         """Read ``[engine]`` (and ``[engine.inject]``) from a TOML file; unknown keys are an error."""
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        from ttsops.config import load_toml
+
         p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("config file not found", where=str(p)) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid TOML: {exc}", where=str(p)) from None
+        data = load_toml(p)
         section = data.get("engine", data)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(section) - known)

@@ -23,7 +23,6 @@ stops and says so instead of thrashing. Every decision is one JSON record (event
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -95,17 +94,10 @@ class SupervisorConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> "SupervisorConfig":
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # pragma: no cover - python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]
+        from ttsops.config import load_toml
+
         p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError("config file not found", where=str(p)) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid TOML: {exc}", where=str(p)) from None
+        data = load_toml(p)
         section = dict(data.get("supervisor", {}))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(section) - known)

@@ -59,15 +59,10 @@ class Thresholds:
         """Read a thresholds file; unknown keys are an error naming the key."""
         from ttsops.errors import ConfigError  # noqa: PLC0415
 
-        try:
-            import tomllib  # noqa: PLC0415
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib  # type: ignore[no-redef]  # noqa: PLC0415
+        from ttsops.config import load_toml  # noqa: PLC0415
+
         p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read thresholds: {exc}", where=str(p)) from None
+        data = load_toml(p)
         t = cls()
         known = {f for f in cls.__dataclass_fields__}
         for section, values in data.items():
