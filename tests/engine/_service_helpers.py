@@ -115,8 +115,21 @@ class ThreadServer:
 def spawn_serve(port: int, log_dir: Path, *extra: str, env: dict | None = None) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "engine.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
            "--log-dir", str(log_dir), *extra]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    # output to a file, never an unread pipe: a busy server's stderr fills a 64 KB pipe buffer, and
+    # the logging thread that blocks on it holds loguru's lock, freezing every request behind it
+    log_dir.parent.mkdir(parents=True, exist_ok=True)
+    out_path = log_dir.parent / f"serve-{port}.out"
+    with open(out_path, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(env or {})})
+    proc.output_path = out_path  # type: ignore[attr-defined]
+    return proc
+
+
+def server_output(proc: subprocess.Popen) -> str:
+    """What a server started by :func:`spawn_serve` printed so far."""
+    path = getattr(proc, "output_path", None)
+    return path.read_text(encoding="utf-8", errors="replace") if path and path.exists() else ""
 
 
 def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> dict:
@@ -125,7 +138,7 @@ def wait_healthy(url: str, proc: subprocess.Popen | None = None, timeout: float 
     last: Any = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"server exited {proc.returncode}: {server_output(proc)[-2000:]}")
         try:
             r = httpx.get(url + "/health", timeout=2)
             if r.status_code == 200:
