@@ -116,8 +116,13 @@ def _printable(text: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # paths
+#: files a folder walk skips although their names look like logs: the engine's fault ground truth
+#: and a batch run's outputs are data about the run, not records of it (named explicitly, they are read)
+NOT_LOGS = frozenset({"labels.jsonl", "manifest.jsonl", "failed.jsonl"})
+
+
 def _is_log_name(name: str) -> bool:
-    return bool(_LOGNAME_RE.search(name))
+    return name not in NOT_LOGS and bool(_LOGNAME_RE.search(name))
 
 
 def expand_paths(paths: Iterable[str | os.PathLike[str]], stats: ReadStats | None = None) -> list[str]:

@@ -173,3 +173,18 @@ def test_traceback_only_record_takes_the_exception_line(tmp_path):
     assert len(recs) == 2
     assert recs[1].message == "ImportError: libttsfrd.so: cannot open"
     assert recs[1].traceback.startswith("Traceback (most recent call last):")
+
+
+def test_folder_walk_skips_ground_truth_and_batch_outputs(tmp_path):
+    """labels.jsonl / manifest.jsonl / failed.jsonl describe a run; a folder walk must not read them
+    as log records (naming one explicitly still reads it)."""
+    from analyzer.io import ReadStats, expand_paths, read_records
+
+    (tmp_path / "app.log").write_text("2024-06-15 14:22:03,102 [ERROR] boom\n", encoding="utf-8")
+    for name in ("labels.jsonl", "manifest.jsonl", "failed.jsonl"):
+        (tmp_path / name).write_text('{"fault": "cuda_oom", "start": "2024-06-15T14:22:00+00:00"}\n',
+                                     encoding="utf-8")
+    assert [p.rsplit("/", 1)[-1] for p in expand_paths([tmp_path])] == ["app.log"]
+    stats = ReadStats()
+    assert [r.message for r in read_records([tmp_path], stats=stats)] == ["boom"]
+    assert len(list(read_records([tmp_path / "labels.jsonl"]))) == 1

@@ -30,7 +30,7 @@ def test_finds_each_labelled_incident_with_its_cause(scenario) -> None:
     assert oom.severity == "critical" and oom.anomalous_window
     assert result.exit_code == 1
     s = result.summary
-    assert s.records == s.lines == 1875 and s.files == 3 and s.bad_lines == 0
+    assert s.records == s.lines == 1872 and s.files == 2 and s.bad_lines == 0  # labels.jsonl is not a log
     assert 0 < s.error_rate < 0.05 and s.templates >= 5
     assert result.timeline and any(r["anomalous"] for r in result.timeline)
     assert {g.kb_id for g in result.exception_groups} >= {"cuda_oom", "missing_shared_library"}
