@@ -109,6 +109,9 @@ class Incident:
     request_ids: list[str] = field(default_factory=list)
     step: int = 0
     data: dict[str, Any] = field(default_factory=dict)
+    #: whether the fault showed in the logs (a warning or error, a failed or silent request); an
+    #: incident cut short by the end of a run before its first symptom is labelled observed=false
+    observed: bool = False
 
 
 class FaultInjector:
@@ -157,11 +160,17 @@ class FaultInjector:
         return self.clock.now().isoformat(timespec="milliseconds")
 
     def _log(self, channel: str, level: str, message: str, **extra: Any) -> None:
+        self._mark_observed(level)
         if self.logs is None:
             return
         self.logs.channel(channel).bind(**extra).opt(depth=1).log(level, message)
 
+    def _mark_observed(self, level: str) -> None:
+        if self.active is not None and level in ("WARNING", "ERROR", "CRITICAL"):
+            self.active.observed = True
+
     def _console(self, text: str, level: str = "ERROR") -> None:
+        self._mark_observed(level)
         if self.logs is not None:
             self.logs.raw_console(text, level=level)
 
@@ -214,6 +223,8 @@ class FaultInjector:
             inc = self.active
             if inc is None or ctx.get("fault") != inc.kind:
                 return
+            if fields.get("event") == "synthesis_error" or float(fields.get("peak") or 1.0) < 1e-3:
+                inc.observed = True
             if inc.kind == "stream_underflow" and fields.get("audio_seconds"):
                 dur = float(fields["audio_seconds"])
                 took = ctx.get("extra_seconds", 0.0) + 0.08 * dur  # the simulated back-end's time
@@ -240,9 +251,10 @@ class FaultInjector:
         return inc
 
     def _end(self, inc: Incident) -> None:
+        observed = inc.observed  # judged before the recovery messages the end hook logs
         getattr(self, f"_end_{inc.kind}")(inc)
         label = {"start": inc.start, "end": self.now_iso(), "fault": inc.kind,
-                 "request_ids": list(inc.request_ids), "detail": inc.detail}
+                 "request_ids": list(inc.request_ids), "detail": inc.detail, "observed": observed}
         self.labels.append(label)
         if self.labels_path is not None:
             self.labels_path.parent.mkdir(parents=True, exist_ok=True)

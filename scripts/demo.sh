@@ -36,7 +36,7 @@ python - "$OUT/report.json" "$OUT/night/logs/labels.jsonl" <<'PY'
 import json, sys
 from datetime import datetime, timedelta
 rep = json.load(open(sys.argv[1]))
-labels = [json.loads(x) for x in open(sys.argv[2]) if x.strip()]
+labels = [lab for lab in (json.loads(x) for x in open(sys.argv[2]) if x.strip()) if lab.get("observed", True)]
 t = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))
 slack = timedelta(seconds=30)
 hit = 0

@@ -45,6 +45,7 @@ def test_every_kind_is_injected_with_a_label(run_dir: Path) -> None:
     for lb in labels:
         assert datetime.fromisoformat(lb["start"]) <= datetime.fromisoformat(lb["end"])
         assert lb["start"].endswith("+00:00") and lb["request_ids"] and lb["detail"]
+        assert lb["observed"] is True  # every fault that played out left a trace in the logs
     # incidents are separated by healthy traffic
     for a, b in zip(labels, labels[1:]):
         assert datetime.fromisoformat(a["end"]) < datetime.fromisoformat(b["start"])
@@ -133,3 +134,16 @@ def test_library_warnings_reach_the_console_log(tmp_path: Path) -> None:
         warnings.warn("scipy.misc is deprecated", UserWarning, stacklevel=1)
     assert warnings.showwarning is before
     assert "UserWarning: scipy.misc is deprecated" in (tmp_path / "console.log").read_text()
+
+
+def test_fault_cut_short_before_its_first_symptom_is_labelled_unobserved(tmp_path: Path) -> None:
+    """A CUDA OOM starts with a silent memory climb; a run that ends during it leaves nothing to find,
+    and its label says so (the incident benchmark does not count it as a miss)."""
+    cfg = EngineConfig(log_dir=tmp_path, inject=FaultConfig(rate=0.0, faults=("cuda_oom",)))
+    with Engine(cfg) as eng:
+        eng.injector.trigger("cuda_oom", immediate=False)
+        eng.synthesize(SynthRequest(text="hello"))           # first step of the climb: no warning yet
+    label = json.loads((tmp_path / "labels.jsonl").read_text())
+    assert label["fault"] == "cuda_oom" and label["observed"] is False
+    levels = {r["level"]["name"] for r in _records(tmp_path / "inference.log")}
+    assert levels <= {"INFO", "DEBUG"}
