@@ -205,26 +205,26 @@ class Follower:
                     out.append(rec)
             if t.gone and not data:
                 # rotated away and fully read: flush what is left, keep the identity to skip it later
-                if t.buf:
-                    t.line_no += 1
-                    out.extend(self._feed(t, t.line_no, t.buf))
-                    t.buf = b""
-                rec = self._emit(t)
-                if rec is not None:
-                    out.append(rec)
+                out.extend(self._drain(t))
                 self._close(t)
         return out
 
+    def _drain(self, t: _Tracked) -> list[Record]:
+        """A file's unterminated last line and its pending record, as records."""
+        out: list[Record] = []
+        if t.buf:
+            t.line_no += 1
+            out.extend(self._feed(t, t.line_no, t.buf))
+            t.buf = b""
+        rec = self._emit(t)
+        if rec is not None:
+            out.append(rec)
+        return out
+
     def flush(self) -> list[Record]:
-        out = []
+        out: list[Record] = []
         for t in self.files.values():
-            if t.buf:
-                t.line_no += 1
-                out.extend(self._feed(t, t.line_no, t.buf))
-                t.buf = b""
-            rec = self._emit(t)
-            if rec is not None:
-                out.append(rec)
+            out.extend(self._drain(t))
         return out
 
     def close(self) -> None:
