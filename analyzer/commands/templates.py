@@ -33,10 +33,31 @@ class MiningResult:
             yield i, tid, tmpl[tid]
 
 
+def _files(paths, stats) -> list[str]:  # noqa: ANN001
+    """The files under ``paths`` (see :func:`analyzer.io.expand_paths`); none at all is an InputError."""
+    from analyzer.io import expand_paths
+
+    files = expand_paths(paths, stats)
+    if not files:
+        raise InputError("nothing to read (" + ("; ".join(stats.warnings[:3]) or "no log files") + ")",
+                         where=", ".join(map(str, paths))[:200])
+    return files
+
+
+def _content(match, text: str, name: str, n: int, stats) -> str | None:  # noqa: ANN001
+    """The ``<Content>`` of a line in the given log format, or None (a non-blank miss is a bad line)."""
+    m = match(text)
+    if m is None:
+        if text.strip():
+            stats.bad(name, n, "line does not match the log format", text)
+        return None
+    return m.group("Content")
+
+
 def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
     """Messages in input order. With a log format: a fast path straight from the raw lines (no
     Record objects, no time parsing); otherwise the general reader (JSON, prefixes, tracebacks)."""
-    from analyzer.io import LineParser, _decode, expand_paths, iter_raw_lines, read_records
+    from analyzer.io import LineParser, _decode, iter_raw_lines, read_records
 
     if not log_format:
         for rec in read_records(paths, stats=stats, merge=False, parse_times=False):
@@ -44,10 +65,7 @@ def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
         return
     parser = LineParser(log_format, parse_times=False)
     match = parser.fmt_re.match
-    files = expand_paths(paths, stats)
-    if not files:
-        raise InputError("nothing to read (" + ("; ".join(stats.warnings[:3]) or "no log files") + ")",
-                         where=", ".join(map(str, paths))[:200])
+    files = _files(paths, stats)
     for f in files:
         name = "<stdin>" if f == "-" else f
         for n, raw in iter_raw_lines(f, stats, name):
@@ -60,13 +78,11 @@ def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
                 text = _decode(raw, name, n, stats)
                 if text is None:
                     continue
-            m = match(text)
-            if m is None:
-                if text.strip():
-                    stats.bad(name, n, "line does not match the log format", text)
+            content = _content(match, text, name, n, stats)
+            if content is None:
                 continue
             stats.records += 1
-            yield m.group("Content")
+            yield content
 
 
 def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=None) -> MiningResult:  # noqa: ANN001
@@ -114,15 +130,12 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
     """The ``--log-format`` hot loop: raw line -> digit shape -> (memo hit) distinct index."""
     import re
 
-    from analyzer.io import LineParser, _decode, expand_paths, iter_raw_lines
+    from analyzer.io import LineParser, _decode, iter_raw_lines
     from analyzer.templates import DIGITS_TO_ONE
 
     match = LineParser(log_format, parse_times=False).fmt_re.match
     has_digit = re.compile(r"[0-9]").search
-    files = expand_paths(paths, stats)
-    if not files:
-        raise InputError("nothing to read (" + ("; ".join(stats.warnings[:3]) or "no log files") + ")",
-                         where=", ".join(map(str, paths))[:200])
+    files = _files(paths, stats)
     memo: dict[bytes, int] = {}
     memo_size = max(1, memo_size)
     append = idx.append
@@ -142,12 +155,10 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
             text = _decode(raw, name, n, stats) if (b"\x00" in raw or not raw.isascii()) else raw.decode("ascii")
             if text is None:
                 continue
-            m = match(text)
-            if m is None:
-                if text.strip():
-                    stats.bad(name, n, "line does not match the log format", text)
+            content = _content(match, text, name, n, stats)
+            if content is None:
                 continue
-            masked = mask(m.group("Content"))
+            masked = mask(content)
             j = distinct(masked)
             records += 1
             append(j)
