@@ -393,7 +393,7 @@ def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks:
     config = config or AnalyzeConfig()
     sinks = sinks if sinks is not None else build_sinks(config=config.alerts)
     from analyzer.follow import Follower
-    from analyzer.io import ReadStats, expand_paths
+    from analyzer.read import ReadStats, expand_paths
 
     if not [p for p in expand_paths(paths, ReadStats()) if p != "-"]:
         from ttsops.errors import InputError

@@ -410,15 +410,13 @@ class WindowFeatures:
         cfg = self.config
         fold = canonical or self.canonical
         windows = dict(self._windows)
-        if self._pending.records:
-            if windows:
-                first = min(windows)
-                merged = _Window()  # a copy: frame() may be called again
-                _merge(merged, windows[first])
-                _merge(merged, self._pending)
-                windows[first] = merged
-            else:
-                windows[0] = self._pending
+        if self._pending.records and windows:  # untimed records before the first timed one
+            first = min(windows)
+            merged = _Window()  # a copy: frame() may be called again
+            _merge(merged, windows[first])
+            _merge(merged, self._pending)
+            windows[first] = merged
+        # records with no time at all (a console paste) have no windows: no row at 1970-01-01
         qs = cfg.quantiles
         qnames = [_qname(q) for q in qs]
         base_cols = (["records", "errors", "warnings", "error_events", "requests", "failed_requests",

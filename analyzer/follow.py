@@ -5,13 +5,14 @@ Files are tracked by identity (device, inode), not by name, so:
 * rotation by rename (``app.log`` -> ``app.log.1``, a new ``app.log`` created): the old file is read
   to its end through the handle already open, then the new ``app.log`` is read from its start; the
   renamed ``app.log.1`` is recognised as the file already followed, never read twice;
-* copy-truncate rotation (the file shrinks): reading restarts at offset 0 with a warning;
+* copy-truncate rotation (the file shrinks, or its first bytes change while it does not): reading
+  restarts at offset 0 with a warning;
 * files that appear later under a followed folder or glob are read from their start;
 * compressed rotations (``.gz``) are skipped: their lines were read while the file was plain.
 
-Records are parsed like :func:`analyzer.io.read_records` (same formats, continuation lines join
-the record before them; a pending record is emitted once a new record starts or the file stays
-quiet for ``flush_after`` seconds). Records come out in arrival order.
+Records are read by the same :class:`analyzer.read.FileReader` as :func:`analyzer.read.read_records`
+(same formats and envelopes, tracebacks joined; a pending record is emitted once a new record
+starts or the file stays quiet for ``flush_after`` seconds). Records come out in arrival order.
 """
 from __future__ import annotations
 
@@ -20,29 +21,35 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
-from analyzer.io import (_TB_START, MAX_JOINED_LINES, MAX_LINE_BYTES, LineParser, ReadStats, _decode, _finish,
-                         _prefix_of, _same_header_continuation, expand_paths)
+from analyzer.read import MAX_LINE_BYTES, FileReader, LineParser, ReadStats, expand_paths
 from analyzer.records import Record
 
 __all__ = ["follow_records", "Follower"]
+
+HEAD_BYTES = 256  # the head fingerprint: a file rewritten in place (copy-truncate, then refilled) changes it
 
 
 @dataclass
 class _Tracked:
     key: tuple[int, int]
     path: str
+    reader: FileReader
     fh: object | None = None
     offset: int = 0
     buf: bytes = b""
     line_no: int = 0
-    pending: Record | None = None
-    pending_headered: bool = False
-    pending_prefix: str | None = None
-    in_tb: bool = False
-    extra: list[str] = field(default_factory=list)
+    head: bytes = b""
     last_data: float = 0.0
-    last_time: object = None
     gone: bool = False
+    records: list[Record] = field(default_factory=list)
+
+
+def _head(path: str, n: int) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+    except OSError:
+        return b""
 
 
 class Follower:
@@ -57,6 +64,13 @@ class Follower:
         self.files: dict[tuple[int, int], _Tracked] = {}
         self._first = True
         self._from_start = from_start
+        self._warned = 0
+
+    def new_warnings(self) -> list[str]:
+        """Warnings (rotation, truncation, unreadable files) not returned before."""
+        out = self.stats.warnings[self._warned:]
+        self._warned = len(self.stats.warnings)
+        return out
 
     # -- discovery -----------------------------------------------------------------------------
     def _discover(self) -> None:
@@ -73,23 +87,34 @@ class Follower:
             seen_now.add(key)
             t = self.files.get(key)
             if t is None:
-                t = _Tracked(key, p)
+                t = _Tracked(key, p, FileReader(p, self.parser, self.stats))
                 if self._first and not self._from_start:
                     t.offset = st.st_size
+                    t.head = _head(p, min(HEAD_BYTES, st.st_size))
                 self.files[key] = t
                 if p not in self.stats.files:
                     self.stats.files.append(p)
-            else:
-                t.path = p
-                t.gone = False
-            if st.st_size < t.offset:  # copy-truncate
-                self.stats.warn(f"{p}: file shrank (truncated or rewritten); reading it again from the start")
-                self._close(t)
-                t.offset, t.buf, t.line_no = 0, b"", 0
+                continue
+            t.path = p
+            t.gone = False
+            if st.st_size < t.offset:  # copy-truncate: the file shrank
+                self._restart(t, f"{p}: file shrank (truncated or rewritten); reading it again from the start")
+            elif t.head and _head(p, len(t.head)) != t.head:  # rewritten in place, as long or longer
+                self._restart(t, f"{p}: file rewritten in place (its first bytes changed); reading it again "
+                                 "from the start")
         for key, t in self.files.items():
             if key not in seen_now:
                 t.gone = True  # renamed away or deleted: finish it through the open handle
         self._first = False
+
+    def _restart(self, t: _Tracked, why: str) -> None:
+        self.stats.warn(f"{why} (was at byte {t.offset})")
+        t.reader.flush()
+        t.records.extend(t.reader.out)
+        t.reader.out.clear()
+        self._close(t)
+        t.reader = FileReader(t.path, self.parser, self.stats)
+        t.offset, t.buf, t.line_no, t.head = 0, b"", 0, b""
 
     # -- reading -------------------------------------------------------------------------------
     def _close(self, t: _Tracked) -> None:
@@ -116,6 +141,7 @@ class Follower:
                 self._close(t)
                 return b""
         chunks = []
+        size = 0
         while True:
             try:
                 data = t.fh.read(1 << 20)  # type: ignore[attr-defined]
@@ -124,9 +150,12 @@ class Follower:
                 break
             if not data:
                 break
+            if len(t.head) < HEAD_BYTES and t.offset < HEAD_BYTES:
+                t.head = (t.head + data[: HEAD_BYTES - t.offset])[:HEAD_BYTES]
             chunks.append(data)
             t.offset += len(data)
-            if sum(map(len, chunks)) >= 16 << 20:
+            size += len(data)
+            if size >= 16 << 20:
                 break
         return b"".join(chunks)
 
@@ -144,46 +173,12 @@ class Follower:
                 raw = raw[:-1]
             yield t.line_no, raw
 
-    def _emit(self, t: _Tracked) -> Record | None:
-        if t.pending is None:
-            return None
-        rec = _finish(t.pending, t.extra or None)
-        t.pending, t.extra = None, []
-        self.stats.records += 1
-        return rec
-
-    def _feed(self, t: _Tracked, n: int, raw: bytes) -> Iterator[Record]:
-        self.stats.lines += 1
-        text = _decode(raw, t.path, n, self.stats)
-        if text is None or not text.strip():
-            return
-        kind, val = self.parser.parse(text, t.path, n)
-        if kind == "bad":
-            self.stats.bad(t.path, n, val, text)
-            return
-        if t.pending is not None and t.pending_headered and len(t.extra) < MAX_JOINED_LINES:
-            cont = text if kind == "cont" else (
-                val.message if kind == "rec" and _same_header_continuation(val, text, t.pending_prefix, t.in_tb)
-                else None)
-            if cont is not None:
-                t.extra.append(cont)
-                t.in_tb = t.in_tb or cont.startswith(_TB_START)
-                return
-        if kind in ("cont", "plain"):
-            val = Record(None, None, text, t.path, n, {}, text)
-            headered = False
-        else:
-            headered = val.time is not None or val.level is not None or self.parser.fmt_re is not None
-        done = self._emit(t)
-        if done is not None:
-            yield done
-        if val.time is None:
-            val.time = t.last_time
-        else:
-            t.last_time = val.time
-        t.pending, t.pending_headered = val, headered
-        t.pending_prefix = _prefix_of(val, text) if kind == "rec" else None
-        t.in_tb = val.message.startswith(_TB_START) or val.traceback is not None
+    def _take(self, t: _Tracked) -> list[Record]:
+        out = t.records + t.reader.out
+        t.records = []
+        t.reader.out.clear()
+        self.stats.records += len(out)
+        return out
 
     def poll(self, now: float | None = None) -> list[Record]:
         now = time.monotonic() if now is None else now
@@ -193,38 +188,35 @@ class Follower:
             data = self._read_new(t)
             if data:
                 t.last_data = now
+                feed = t.reader.feed
                 for n, raw in self._lines(t, data):
-                    out.extend(self._feed(t, n, raw))
-            elif t.pending is not None and now - t.last_data >= self.flush_after:
-                rec = self._emit(t)
-                if rec is not None:
-                    out.append(rec)
+                    self.stats.lines += 1
+                    feed(n, raw)
+                t.reader.settle()  # a live file is read as it comes: no waiting for a full sniff sample
+            elif now - t.last_data >= self.flush_after:
+                t.reader.flush()  # quiet: the pending record is complete
             if t.gone and data:
-                rec = self._emit(t)  # rotated away: its last record is complete unless more arrives
-                if rec is not None:
-                    out.append(rec)
+                t.reader.flush()  # rotated away: its last record is complete unless more arrives
             if t.gone and not data:
                 # rotated away and fully read: flush what is left, keep the identity to skip it later
-                out.extend(self._drain(t))
+                self._drain(t)
                 self._close(t)
+            out.extend(self._take(t))
         return out
 
-    def _drain(self, t: _Tracked) -> list[Record]:
-        """A file's unterminated last line and its pending record, as records."""
-        out: list[Record] = []
+    def _drain(self, t: _Tracked) -> None:
+        """A file's unterminated last line and its pending record."""
         if t.buf:
             t.line_no += 1
-            out.extend(self._feed(t, t.line_no, t.buf))
+            t.reader.feed(t.line_no, t.buf)
             t.buf = b""
-        rec = self._emit(t)
-        if rec is not None:
-            out.append(rec)
-        return out
+        t.reader.flush()
 
     def flush(self) -> list[Record]:
         out: list[Record] = []
         for t in self.files.values():
-            out.extend(self._drain(t))
+            self._drain(t)
+            out.extend(self._take(t))
         return out
 
     def close(self) -> None:

@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 UTC = timezone.utc
+#: where records without a time are placed (one second a record): never shown, see HitCollector.add
+_UNTIMED = datetime(1970, 1, 1, tzinfo=UTC)
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL", "FATAL", "ALERT", "EMERGENCY"})
 WARNING_LEVELS = frozenset({"WARNING", "WARN"})
 
@@ -121,7 +123,7 @@ class Symptom:
     kb_id: str
     title: str
     count: int
-    first: datetime
+    first: datetime | None
     template: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,11 +133,14 @@ class Symptom:
 
 @dataclass
 class Incident:
-    """An incident as the report shows it (the JSON report is a plain serialisation)."""
+    """An incident as the report shows it (the JSON report is a plain serialisation).
+
+    ``start``/``end`` are None when the logs carry no time (a console paste): the incident is then
+    placed by ``file`` and its line span ``first_line``..``last_line``, which every incident has."""
 
     id: str
-    start: datetime
-    end: datetime
+    start: datetime | None
+    end: datetime | None
     severity: str
     root_cause: RootCause
     symptoms: list[Symptom] = field(default_factory=list)
@@ -145,13 +150,23 @@ class Incident:
     errors: int = 0
     score: float | None = None
     anomalous_window: bool = False
+    file: str = ""
+    first_line: int = 0
+    last_line: int = 0
+    order: float = 0.0
 
     @property
-    def duration_s(self) -> float:
-        return (self.end - self.start).total_seconds()
+    def timed(self) -> bool:
+        return self.start is not None
+
+    @property
+    def duration_s(self) -> float | None:
+        return (self.end - self.start).total_seconds() if self.start is not None and self.end is not None else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "start": _iso(self.start), "end": _iso(self.end), "severity": self.severity,
+        return {"id": self.id, "start": _iso(self.start), "end": _iso(self.end), "time_known": self.timed,
+                "location": {"file": self.file, "first_line": self.first_line, "last_line": self.last_line},
+                "severity": self.severity,
                 "root_cause": self.root_cause.to_dict(), "symptoms": [s.to_dict() for s in self.symptoms],
                 "request_ids": list(self.request_ids), "request_count": self.request_count,
                 "records": self.records, "errors": self.errors,
@@ -189,6 +204,11 @@ class Episode:
     request_ids: list[str] = field(default_factory=list)
     request_set: set[str] = field(default_factory=set)
     request_count: int = 0
+    timed: bool = True
+    file: str = ""
+    first_line: int = 0
+    last_line: int = 0
+    title: str | None = None
 
     @property
     def kb_id(self) -> str:
@@ -217,33 +237,47 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def record_evidence(rec: Any, *, full: bool = True) -> list[Evidence]:
-    """The record's first line; with ``full`` also its traceback's innermost frame and exception
-    line (with their own line numbers when the traceback spans lines in the file, else the
-    record's line)."""
-    out = [Evidence(rec.file, rec.line, _first_line(rec.message or rec.raw or ""), rec.time)]
-    if not full:
-        return out
-    tb = rec.traceback or (rec.fields or {}).get("traceback")
-    if tb and isinstance(tb, str):
-        lines = [ln for ln in tb.splitlines() if ln.strip()]
-        if lines:
-            raw_lines = (rec.raw or "").splitlines()
-            multiline = len(raw_lines) > 1
+def record_evidence(rec: Any, *, full: bool = True, matched: str | None = None) -> list[Evidence]:
+    """The lines that show what failed, each with its own file:line where the record spans lines:
+    the record's message (for a traceback record: its root exception line), the line the KB matched
+    (``matched``) and, with ``full``, the innermost frame of the root exception and the last
+    exception line of a chain."""
+    first = _first_line(rec.message or rec.raw or "")
+    raw_lines = (rec.raw or "").splitlines()
+    multiline = len(raw_lines) > 1
 
-            def where(text: str) -> int:
-                if multiline:
-                    for i, ln in enumerate(raw_lines):
-                        if ln.strip() == text.strip():
-                            return rec.line + i
-                return rec.line
+    def where(text: str) -> int:
+        if multiline:
+            t = text.strip()
+            for i, ln in enumerate(raw_lines):
+                if ln.strip() == t or (t and ln.strip().endswith(t)):
+                    return rec.line + i
+        return rec.line
 
-            frames = [ln for ln in lines if ln.strip().startswith("File ")]
-            last = lines[-1]
-            picked = ([frames[-1]] if frames else [lines[0]]) + [last]
-            for text in dict.fromkeys(picked):
-                if text.strip() != out[0].text.strip():
-                    out.append(Evidence(rec.file, where(text), _first_line(text.strip()), rec.time))
+    picked: list[str] = [first]
+    if matched and _first_line(matched) != first:
+        picked.append(_first_line(matched))
+    if full:
+        tb = rec.traceback or (rec.fields or {}).get("traceback")
+        if tb and isinstance(tb, str):
+            lines = [ln for ln in tb.splitlines() if ln.strip()]
+            root = first.strip()
+            # the innermost frame before the root exception line (else the last frame)
+            frames_before = []
+            for ln in lines:
+                if ln.strip() == root:
+                    break
+                if ln.strip().startswith("File "):
+                    frames_before.append(ln)
+            frames = frames_before or [ln for ln in lines if ln.strip().startswith("File ")]
+            if frames:
+                picked.append(frames[-1].strip())
+            last = lines[-1].strip() if lines else ""
+            if last and last != root and not last.startswith(("File ", "Traceback")) and not lines[-1][:1].isspace():
+                picked.append(last)
+    out: list[Evidence] = []
+    for text in dict.fromkeys(t for t in picked if t):
+        out.append(Evidence(rec.file, where(text), _first_line(text), rec.time))
     return out
 
 
@@ -263,6 +297,7 @@ class HitCollector:
         self._open: dict[str, Episode] = {}
         self._gap = timedelta(seconds=self.config.episode_gap)
         self._last_time: datetime | None = None
+        self._seq = 0
         self.dropped = 0
 
     @staticmethod
@@ -273,16 +308,23 @@ class HitCollector:
         f = rec.fields
         return bool(f) and ("error_type" in f and bool(f.get("error_type")))
 
-    def add(self, rec: Any, template_id: int | None = None, template: str | None = None) -> Episode | None:
-        """Account one record; returns the episode it joined (``None`` when not a candidate)."""
+    def add(self, rec: Any, template_id: int | None = None, template: str | None = None, *,
+            seq: int | None = None) -> Episode | None:
+        """Account one record; returns the episode it joined (``None`` when not a candidate).
+
+        ``seq`` (the record's position in the run) places records that carry no time: they are
+        ordered by it, one record standing for one second, so episode and incident logic work the
+        same on a console paste (their incidents say "time unknown")."""
         t = rec.time or self._last_time
         if rec.time is not None:
             self._last_time = rec.time
         if not self.is_candidate(rec):
             return None
+        timed = t is not None
         if t is None:
-            t = datetime(1970, 1, 1, tzinfo=UTC)
-        entry = self.kb.match_record(rec)
+            self._seq = seq if seq is not None else self._seq + 1
+            t = _UNTIMED + timedelta(seconds=self._seq)
+        entry, matched = self.kb.explain_record(rec)
         is_error = rec.level in ERROR_LEVELS or bool(rec.traceback) or bool((rec.fields or {}).get("error_type"))
         if entry is None:
             key = f"tpl:{template_id}" if template_id is not None else f"msg:{_first_line(rec.message, 80)}"
@@ -290,9 +332,24 @@ class HitCollector:
                 key = "warn:" + key
         else:
             key = entry.id
+        return self._account(key, entry, rec, t, timed, is_error, template_id, template, matched)
+
+    def add_stall(self, rec: Any, entry: KBEntry, *, seq: int | None = None) -> Episode:
+        """A file whose last record is an operation that never finished (``entry.stalls``)."""
+        t = rec.time
+        timed = t is not None
+        if t is None:
+            t = _UNTIMED + timedelta(seconds=seq if seq is not None else self._seq + 1)
+        ep = self._account(entry.id + ":stall", entry, rec, t, timed, True, None, None, None)
+        ep.title = f"Log ends during: {_first_line(rec.message, 100)} (stalled)"
+        return ep
+
+    def _account(self, key: str, entry: KBEntry | None, rec: Any, t: datetime, timed: bool, is_error: bool,
+                 template_id: int | None, template: str | None, matched: str | None) -> Episode:
         ep = self._open.get(key)
-        if ep is None or t - ep.end > self._gap:
-            ep = Episode(key=key, kb=entry, template_id=template_id, template=template, start=t, end=t)
+        if ep is None or t - ep.end > self._gap or ep.timed != timed:
+            ep = Episode(key=key, kb=entry, template_id=template_id, template=template, start=t, end=t,
+                         timed=timed, file=rec.file, first_line=rec.line, last_line=rec.line)
             self._open[key] = ep
             self.episodes.append(ep)
             if len(self.episodes) > self.config.max_episodes:
@@ -304,9 +361,14 @@ class HitCollector:
             ep.end = t
         if t < ep.start:
             ep.start = t
+        if rec.file == ep.file:
+            span = len((rec.raw or "").splitlines()) or 1
+            ep.last_line = max(ep.last_line, rec.line + span - 1)
+            ep.first_line = min(ep.first_line, rec.line)
         if ep.count <= self.config.max_evidence:
             seen = {_norm(e.text) for e in ep.evidence}
-            ep.evidence.extend(e for e in record_evidence(rec, full=ep.count == 1) if _norm(e.text) not in seen)
+            ep.evidence.extend(e for e in record_evidence(rec, full=ep.count == 1, matched=matched)
+                               if _norm(e.text) not in seen)
         if ep.template is None and template is not None:
             ep.template = template
         rid = (rec.fields or {}).get(self.request_field)
@@ -466,7 +528,8 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                     spans: Iterable[tuple[datetime, datetime, float]] = (),
                     counts: WindowCounts | None = None,
                     templates: Mapping[int, str] | None = None) -> list[Incident]:
-    """Incidents from episodes (and anomalous window spans), ranked by severity.
+    """Incidents from episodes (and anomalous window spans): real failures in the order they
+    happened (by time, or by line for logs without times), then degradations (low severity).
 
     Parameters
     ----------
@@ -572,11 +635,13 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
             s = sym.get(key)
             if s is None:
                 sym[key] = Symptom(m.kb.id if m.kb else UNRECOGNISED,
-                                   m.kb.title if m.kb else "Unrecognised", m.count, m.start, m.template)
+                                   m.title or (m.kb.title if m.kb else "Unrecognised"), m.count,
+                                   m.start if m.timed else None, m.template)
                 top[key] = m.count
             else:
                 s.count += m.count
-                s.first = min(s.first, m.start)
+                if m.timed and (s.first is None or m.start < s.first):
+                    s.first = m.start
                 if m.kb is None and m.count > top[key]:
                     top[key] = m.count
                     s.template = m.template
@@ -594,18 +659,28 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                 level += 1
         level = max(0, min(3, level))
         evidence = [ev for ev in root.evidence][: cfg.max_evidence * 3]
-        rc = RootCause(kb_id=entry.id, title=entry.title if root.kb else _unrec_title(root),
+        rc = RootCause(kb_id=entry.id, title=root.title or (entry.title if root.kb else _unrec_title(root)),
                        fix=entry.fix, evidence=evidence, cause=entry.cause,
                        template=root.template if root.kb is None else None)
-        incidents.append(Incident(id="", start=d.start, end=d.end, severity=SEVERITIES[level], root_cause=rc,
-                                  symptoms=sorted(sym.values(), key=lambda s: s.first), request_ids=rids,
-                                  request_count=request_count, records=records, errors=errors, score=score,
-                                  anomalous_window=anomalous))
-    incidents.sort(key=lambda i: i.start)
+        in_file = [m for m in members if m.file == root.file]
+        incidents.append(Incident(id="", start=d.start if root.timed else None, end=d.end if root.timed else None,
+                                  severity=SEVERITIES[level], root_cause=rc,
+                                  symptoms=sorted(sym.values(), key=lambda s: (s.first is None, s.first or d.start)),
+                                  request_ids=rids, request_count=request_count, records=records, errors=errors,
+                                  score=score if root.timed else None, anomalous_window=anomalous and root.timed,
+                                  file=root.file, first_line=min(m.first_line for m in in_file),
+                                  last_line=max(m.last_line for m in in_file), order=d.start.timestamp()))
+    # ids in the order things happened; the list in that order too, real failures first (the first
+    # incident is the earliest failure, not a degradation like a CPU fallback or a lone warning)
+    incidents.sort(key=lambda i: (i.order, i.first_line))
     for n, inc in enumerate(incidents, 1):
         inc.id = f"INC-{n:03d}"
-    incidents.sort(key=lambda i: (-severity_rank(i.severity), -i.errors, -i.records, i.start))
+    incidents.sort(key=lambda i: (not _real_failure(i), i.order, i.first_line))
     return incidents
+
+
+def _real_failure(inc: Incident) -> bool:
+    return inc.errors > 0 and severity_rank(inc.severity) >= 1
 
 
 def _unrec_title(ep: Episode) -> str:

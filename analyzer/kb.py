@@ -1,10 +1,15 @@
 """The knowledge base: known TTS failures as data (``kb.yaml``), matched against error records.
 
 Each entry has an ``id`` (a stable slug shared with the engine's fault labels and the JSON report),
-a ``title``, regex ``patterns`` (on the message, the traceback and the ``error_type`` field), optional
-``events`` (regexes on the structured ``event`` field), a ``role`` (``cause`` or ``symptom``), a
-``rank`` (lower = more upstream), a base ``severity``, ``follows`` (the causes a symptom usually comes
-from), the ``cause`` and the ``fix``. The first entry in file order that matches wins.
+a ``title``, regex ``patterns`` (general signatures: exception types, library error strings, errno
+names), optional ``events`` (regexes on the structured ``event`` field) and ``stalls`` (a file whose
+last record matches stalled there), a ``role`` (``cause`` or ``symptom``), a ``rank`` (lower = more
+upstream), a base ``severity``, ``follows`` (the causes a symptom usually comes from), the ``cause``
+and the ``fix``.
+
+A record is matched in parts (:func:`record_parts`): its message, then each exception of its
+traceback, the root of a chain first; in the first part any entry matches, the first entry in file
+order wins, and the line that matched is kept as evidence (:meth:`KnowledgeBase.explain_record`).
 
 >>> kb = load_kb()
 >>> kb.match("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB").id
@@ -28,7 +33,25 @@ ROLES = ("cause", "symptom")
 UNRECOGNISED = "unrecognised"
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED = ("id", "title", "role", "severity", "patterns", "cause", "fix")
-_KNOWN = set(_REQUIRED) | {"rank", "follows", "events", "examples"}
+_KNOWN = set(_REQUIRED) | {"rank", "follows", "events", "stalls", "examples"}
+
+#: the KB reads this much of each part of a record (a traceback block is put exception line first):
+#: matching costs ~10 us a KB over all patterns, so a 1 MiB line is bounded to ~0.1 s, not 10 s
+TEXT_CAP = 8192
+
+#: a record with no level is only looked up in the KB when it holds one of these words (cheap, and a
+#: known signature in a plain ``print`` line is then an error too); the KB test checks every example
+#: of every entry passes it
+FAILURE_WORDS = re.compile(
+    r"error|fail|exception|fatal|abort|fault|crash|panic|denied|refused|not found|no such|missing|cannot|"
+    r"can't|can not|could not|couldn't|unable|invalid|illegal|corrupt|mismatch|timed? ?out|timeout|killed|"
+    r"dumped|out of memory|no space|in use|not installed|not available|unavailable|unsupported|not supported|"
+    r"must be|must match|must have|should be|expect(?:s|ed)?\b|exceed|too (?:long|short|large|small)|insufficient|does not|doesn't|"
+    r"not recogni|unknown|unexpected|undefined|\bnan\b|non-finite|underflow|underrun|saturated|silent|"
+    r"\bsig[a-z]{3,4}\b|\b137\b|缺少|找不到|不存在|错误|失败|异常|报错|请下载|无法|未找到|超时|拒绝|已放弃|"
+    r"\boom\b|bad_alloc|all zeros|below|empty|too old|not in (?:the )?available|incompatible|conflict|not a zip|"
+    r"not ready|longer than|out of range|near zero|degenerate|unterminated|extra data|regression|usage high|"
+    r"not given|已杀死|核心已转储|段错误|非法指令|占用|空间不足|权限|只允许", re.I)
 
 
 @dataclass(frozen=True)
@@ -44,6 +67,7 @@ class KBEntry:
     rank: int = 0
     patterns: tuple[re.Pattern[str], ...] = ()
     events: tuple[re.Pattern[str], ...] = ()
+    stalls: tuple[re.Pattern[str], ...] = ()
     follows: tuple[str, ...] = ()
     examples: tuple[str, ...] = ()
 
@@ -53,9 +77,18 @@ class KBEntry:
         return SEVERITIES.index(self.severity)
 
     def matches(self, text: str, event: str | None = None) -> bool:
+        return self.search(text, event) is not None
+
+    def search(self, text: str, event: str | None = None) -> int | None:
+        """Where in ``text`` the earliest pattern hit starts (0 for an ``event`` hit), else None."""
         if event and any(p.search(event) for p in self.events):
-            return True
-        return any(p.search(text) for p in self.patterns)
+            return 0
+        best = None
+        for p in self.patterns:
+            m = p.search(text)
+            if m is not None and (best is None or m.start() < best):
+                best = m.start()
+        return best
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "role": self.role, "rank": self.rank,
@@ -82,7 +115,8 @@ class KnowledgeBase:
             self.entries.append(fallback)
             self.by_id[UNRECOGNISED] = fallback
         self._matchable = [e for e in self.entries if e.patterns or e.events]
-        self._cache: dict[tuple[str, str | None], KBEntry | None] = {}
+        self._stallable = [e for e in self.entries if e.stalls]
+        self._cache: dict[tuple[str, str | None], tuple[KBEntry | None, int]] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -96,14 +130,20 @@ class KnowledgeBase:
 
     def match(self, text: str, event: str | None = None) -> KBEntry | None:
         """The first entry whose patterns match ``text`` (or whose events match ``event``)."""
+        return self._match(text, event)[0]
+
+    def _match(self, text: str, event: str | None) -> tuple[KBEntry | None, int]:
+        if len(text) > TEXT_CAP:
+            text = text[:TEXT_CAP]
         key = (text, event)
-        hit = self._cache.get(key, False)
-        if hit is not False:
-            return hit  # type: ignore[return-value]
-        found = None
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        found: tuple[KBEntry | None, int] = (None, -1)
         for entry in self._matchable:
-            if entry.matches(text, event):
-                found = entry
+            pos = entry.search(text, event)
+            if pos is not None:
+                found = (entry, pos)
                 break
         if len(self._cache) > 50_000:
             self._cache.clear()
@@ -111,24 +151,89 @@ class KnowledgeBase:
         return found
 
     def match_record(self, record: Any) -> KBEntry | None:
-        """Match an :class:`analyzer.records.Record` on message + traceback + ``error_type``."""
-        return self.match(record_text(record), _event(record))
+        """Match an :class:`analyzer.records.Record` (see :meth:`explain_record`)."""
+        return self.explain_record(record)[0]
+
+    def explain_record(self, record: Any) -> tuple[KBEntry | None, str | None]:
+        """The entry a record matches and the line of its text that matched: its parts in order
+        (:func:`record_parts`), the first part any entry matches decides."""
+        event = _event(record)
+        for part in record_parts(record):
+            entry, pos = self._match(part, event)
+            if entry is not None:
+                if pos < 0 or pos >= len(part):
+                    return entry, None
+                start = part.rfind("\n", 0, pos) + 1
+                end = part.find("\n", pos)
+                return entry, part[start:end if end >= 0 else len(part)].strip() or None
+            event = None  # an event names the record, not each part again
+        return None, None
+
+    def promotable(self, record: Any) -> KBEntry | None:
+        """For a record without a level: the entry its text matches, when it holds a failure word."""
+        text = (record.message or "")[:TEXT_CAP]
+        if not FAILURE_WORDS.search(text):
+            raw = record.raw or ""
+            if "\n" not in raw or not FAILURE_WORDS.search(raw[:TEXT_CAP]):
+                return None
+        return self.match_record(record)
+
+    def stalled(self, record: Any) -> KBEntry | None:
+        """The entry whose ``stalls`` match ``record`` (a file's last record), else None."""
+        text = (record.message or "").strip()
+        for entry in self._stallable:
+            if any(p.search(text) for p in entry.stalls):
+                return entry
+        return None
 
 
-def record_text(record: Any) -> str:
-    """The text the KB looks at: message, traceback, ``error_type`` and ``error`` fields."""
+def record_parts(record: Any) -> list[str]:
+    """The texts the KB looks at, in order: the message with its continuation lines and the
+    ``error_type``/``error``/``exception`` fields, then each exception block of the traceback, the
+    root of a chain first (exception line and message before the frames, so the evidence is the
+    exception line when both match)."""
     fields: Mapping[str, Any] = getattr(record, "fields", None) or {}
-    parts = [record.message or ""]
     tb = getattr(record, "traceback", None) or fields.get("traceback")
-    if tb:
-        parts.append(str(tb))
+    head = [record.message or ""]
+    raw = getattr(record, "raw", "") or ""
+    if not tb and "\n" in raw:
+        head.append(raw[raw.index("\n") + 1:])
     for key in ("error_type", "error", "exception"):
         val = fields.get(key)
         if val and isinstance(val, (str, int, float)):
-            parts.append(str(val))
+            head.append(str(val))
         elif isinstance(val, dict):  # loguru's exception object
-            parts.append(" ".join(str(v) for k, v in val.items() if k in ("type", "value") and v))
-    return "\n".join(parts)
+            head.append(" ".join(str(v) for k, v in val.items() if k in ("type", "value") and v))
+    parts = ["\n".join(head)]
+    if tb and isinstance(tb, str):
+        parts.extend(_traceback_blocks(tb))
+    return parts
+
+
+_CHAIN_SPLIT = re.compile(r"\n(?:During handling of the above exception|The above exception was the direct cause)[^\n]*\n")
+
+
+def _traceback_blocks(tb: str) -> list[str]:
+    out = []
+    for block in _CHAIN_SPLIT.split(tb):
+        lines = block.split("\n")
+        # the exception line is the first line at column 0 that is neither the header, a frame, nor
+        # the source line right after a frame (pasted tracebacks often lost their indentation)
+        i = None
+        for j, line in enumerate(lines):
+            if not line or line[0].isspace() or line.startswith(("Traceback", "File ")):
+                continue
+            if j and lines[j - 1].startswith("File "):
+                continue
+            i = j
+            break
+        out.append(block if i is None else "\n".join(lines[i:] + lines[:i]))
+    return out
+
+
+def record_text(record: Any) -> str:
+    """All the text the KB looks at, in one string (:func:`record_parts` joined)."""
+    return "\n".join(record_parts(record))
 
 
 def _event(record: Any) -> str | None:
@@ -187,6 +292,7 @@ def _entry(raw: Any, index: int, source: str) -> KBEntry:
                    cause=" ".join(raw["cause"].split()), fix=" ".join(raw["fix"].split()), rank=rank,
                    patterns=_compile(where, "patterns", raw["patterns"]),
                    events=_compile(where, "events", raw.get("events")),
+                   stalls=_compile(where, "stalls", raw.get("stalls")),
                    follows=tuple(follows), examples=tuple(examples))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,8 +36,9 @@ _ERROR_LEVELS = frozenset(("ERROR", "CRITICAL", "FATAL"))
 _WARNING_LEVELS = frozenset(("WARNING", "WARN"))
 _HIT_LEVELS = _ERROR_LEVELS | _WARNING_LEVELS | ERROR_LEVELS | WARNING_LEVELS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: incidents may have no time (start/end null, time_known false) and carry a location
 UTC = timezone.utc
+STALL_AFTER = 300.0  # seconds a timestamped file must be unmodified before its last line can be a stall
 
 
 @dataclass
@@ -108,36 +110,9 @@ class AnalysisResult:
         return d
 
 
-class _FallbackMiner:  # pragma: no cover - used only when analyzer.templates is absent
-    def __init__(self) -> None:
-        import re
-
-        self._re = re.compile(r"\d+(?:\.\d+)?")
-        self._ids: dict[str, int] = {}
-
-    def add(self, message: str) -> Any:
-        from types import SimpleNamespace
-
-        t = self._re.sub("<*>", message)
-        new = t not in self._ids
-        tid = self._ids.setdefault(t, len(self._ids) + 1)
-        return SimpleNamespace(template_id=tid, template=t, is_new=new)
-
-    def templates(self) -> dict[int, str]:
-        return {v: k for k, v in self._ids.items()}
-
-    def canonical(self, tid: int) -> int:
-        return tid
-
-    def save(self) -> None:
-        pass
-
-
 def make_miner(config: AnalyzeConfig) -> Any:
-    try:
-        from analyzer.templates import TemplateConfig, TemplateMiner
-    except ImportError:  # pragma: no cover
-        return _FallbackMiner()
+    from analyzer.templates import TemplateConfig, TemplateMiner
+
     tcfg = TemplateConfig.from_dict(config.templates) if config.templates else TemplateConfig()
     return TemplateMiner(tcfg, state_dir=config.state_dir)
 
@@ -158,11 +133,8 @@ class Analyzer:
         fkw = dict(self.config.features)
         fkw["window"] = self.config.window
         self.feature_config = FeatureConfig(**fkw)
-        canonical = getattr(self.miner, "canonical", None)
-        try:  # fold streamed template ids into their final ids (templates may merge while reading)
-            self.windows = WindowFeatures(self.feature_config, canonical=canonical)
-        except TypeError:  # pragma: no cover - older WindowFeatures
-            self.windows = WindowFeatures(self.feature_config)
+        canonical = self.miner.canonical  # streamed template ids fold into final ids (templates may merge)
+        self.windows = WindowFeatures(self.feature_config, canonical=canonical)
         self.hits = HitCollector(self.kb, self.config.incidents, request_field=self.feature_config.request_field)
         self.counts = WindowCounts(self.config.window_seconds)
         self.exceptions = ExceptionGroups(self.kb, request_field=self.feature_config.request_field)
@@ -170,63 +142,50 @@ class Analyzer:
         if self.config.sessions:
             from analyzer.features import SessionFeatures
 
-            try:
-                self.sessions = SessionFeatures(self.config.sessions, canonical=canonical)
-            except TypeError:  # pragma: no cover
-                self.sessions = SessionFeatures(self.config.sessions)
+            self.sessions = SessionFeatures(self.config.sessions, canonical=canonical)
         self.records = 0
         self.errors = 0
         self.warnings_n = 0
         self.new_templates: dict[int, dict[str, Any]] = {}
         self.first_time: datetime | None = None
         self.last_time: datetime | None = None
+        self._last_by_file: dict[str, tuple[Any, int]] = {}
+        self._last_episode: Any = None
 
     def feed(self, rec: Any) -> Any:
         """Account one record; returns the episode it joined (a KB or error hit) or ``None``."""
-        self.records += 1
-        m = self.miner.add(rec.message)
-        tid = m.template_id
-        self.windows.add(rec, tid, m.is_new)
-        t = rec.time
-        if t is not None:
-            if self.first_time is None or t < self.first_time:
-                self.first_time = t
-            if self.last_time is None or t > self.last_time:
-                self.last_time = t
-        lvl = rec.level
-        if lvl in _ERROR_LEVELS:
-            self.errors += 1
-        elif lvl in _WARNING_LEVELS:
-            self.warnings_n += 1
-        if m.is_new and len(self.new_templates) < 1000:
-            self.new_templates[tid] = {"id": tid, "template": m.template, "first_seen": t,
-                                       "file": rec.file, "line": rec.line}
-        ep = None
-        if HitCollector.is_candidate(rec):
-            ep = self.hits.add(rec, tid, m.template)
-            self.exceptions.add(rec, m.template, tid, ep.kb_id if ep is not None else None)
-        if self.sessions is not None:
-            self.sessions.add(rec, tid)
-        return ep
+        self.run((rec,))
+        return self._last_episode
 
     def run(self, records: Iterable[Any], tick: Callable[[Any], None] | None = None) -> None:
-        """:meth:`feed` every record (the batch loop: the same accounting, names bound once)."""
+        """Account every record: templates, window features, KB hits, exception groups, sessions.
+
+        A record without a level whose text is a known failure signature (:meth:`KnowledgeBase.promotable`)
+        counts as an error: a plain ``print`` of ``[Errno 98] Address already in use`` is one."""
         miner_add = self.miner.add
         wadd = self.windows.add
         hits_add = self.hits.add
         exc_add = self.exceptions.add
+        promotable = self.kb.promotable
         sess_add = self.sessions.add if self.sessions is not None else None
         new_templates = self.new_templates
+        last_by_file = self._last_by_file
         err_levels, warn_levels = _ERROR_LEVELS, _WARNING_LEVELS
         hit_levels = _HIT_LEVELS
         first, last = self.first_time, self.last_time
-        n = errors = warns = 0
+        n = self.records
+        errors = warns = 0
+        ep = None
         try:
             for rec in records:
                 n += 1
                 m = miner_add(rec.message)
                 tid = m.template_id
                 is_new = m.is_new
+                lvl = rec.level
+                if lvl is None and promotable(rec) is not None:
+                    lvl = rec.level = "ERROR"
+                    rec.inferred = True
                 wadd(rec, tid, is_new)
                 t = rec.time
                 if t is not None:
@@ -236,7 +195,6 @@ class Analyzer:
                             first = t
                     elif first is None or t < first:
                         first = t
-                lvl = rec.level
                 if lvl in hit_levels:
                     if lvl in err_levels:
                         errors += 1
@@ -247,17 +205,42 @@ class Analyzer:
                                           "file": rec.file, "line": rec.line}
                 if lvl in hit_levels or rec.traceback or (rec.fields and rec.fields.get("error_type")):
                     # == HitCollector.is_candidate(rec), tested inline
-                    ep = hits_add(rec, tid, m.template)
+                    ep = hits_add(rec, tid, m.template, seq=n)
                     exc_add(rec, m.template, tid, ep.kb_id if ep is not None else None)
+                else:
+                    ep = None
                 if sess_add is not None:
                     sess_add(rec, tid)
+                last_by_file[rec.file] = (rec, n)
                 if tick is not None:
                     tick(rec)
         finally:
-            self.records += n
+            self.records = n
             self.errors += errors
             self.warnings_n += warns
             self.first_time, self.last_time = first, last
+            self._last_episode = ep
+
+    def stalls(self) -> None:
+        """Files whose last record is an operation that never finished (a model download or load the
+        log stops in): one episode each, as the KB entry whose ``stalls`` match. A file that is still
+        being written is not stalled: only files not modified for ``STALL_AFTER`` seconds, stdin and
+        files without timestamps (a paste) are looked at."""
+        now = time.time()
+        for name, (rec, seq) in self._last_by_file.items():
+            if rec.level in _ERROR_LEVELS or rec.traceback:
+                continue
+            entry = self.kb.stalled(rec)
+            if entry is None:
+                continue
+            if rec.time is not None and name != "<stdin>":
+                try:
+                    if now - os.path.getmtime(name) < STALL_AFTER:
+                        continue
+                except OSError:
+                    pass
+            self.hits.add_stall(rec, entry, seq=seq)
+        self._last_by_file.clear()
 
     def detect_windows(self, baseline_frame: Any = None) -> tuple[Any, list[tuple[datetime, datetime, float]], list[str]]:
         """Window frame with ``score``/``anomalous``/``reasons`` columns, merged anomalous spans, and
@@ -269,11 +252,8 @@ class Analyzer:
         notes += [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)][:3]
         if len(frame) == 0:
             return frame, [], notes
-        try:
-            from analyzer.detect import WindowDetector
-        except ImportError:  # pragma: no cover
-            frame = frame.assign(score=0.0, anomalous=0, reasons="")
-            return frame, [], ["window detector unavailable"]
+        from analyzer.detect import WindowDetector
+
         fit_frame = baseline_frame if baseline_frame is not None and len(baseline_frame) else frame
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -312,10 +292,11 @@ class Analyzer:
         return counts
 
     def result(self, *, stats: Any = None, baseline_frame: Any = None) -> AnalysisResult:
+        self.stalls()
         frame, spans, notes = self.detect_windows(baseline_frame)
         self._fill_counts()
         final_templates = self.miner.templates()
-        canon = getattr(self.miner, "canonical", lambda t: t)
+        canon = self.miner.canonical
         tmap = {tid: final_templates.get(canon(tid), "") for tid in
                 {e.template_id for e in self.hits.episodes if e.template_id is not None}}
         incidents = build_incidents(self.hits.episodes, self.kb, self.config.incidents, spans=spans,
@@ -367,12 +348,12 @@ def _baseline_features(paths: Sequence[str], config: AnalyzeConfig, miner: Any) 
     """Window features of known-good logs, mined with the run's miner so template ids line up; the
     frame is read out after the run (:func:`_quiet_frame`), its ids folded with all the miner learned."""
     from analyzer.features import FeatureConfig, WindowFeatures
-    from analyzer.io import ReadStats, read_records
+    from analyzer.read import ReadStats, read_records
 
     fkw = dict(config.features)
     fkw["window"] = config.window
     # template ids folded into their final ids, as the run's frame is (the miner is shared)
-    wf = WindowFeatures(FeatureConfig(**fkw), canonical=getattr(miner, "canonical", None))
+    wf = WindowFeatures(FeatureConfig(**fkw), canonical=miner.canonical)
     for rec in read_records(list(paths), log_format=config.log_format, stats=ReadStats()):
         m = miner.add(rec.message)
         wf.add(rec, m.template_id, m.is_new)
@@ -431,7 +412,7 @@ def analyze(paths: Sequence[str | os.PathLike[str]] | str, config: AnalyzeConfig
     Raises :class:`ttsops.errors.InputError` when nothing could be read, and
     :class:`ttsops.errors.ConfigError` for a bad configuration or knowledge base.
     """
-    from analyzer.io import ReadStats, read_records
+    from analyzer.read import ReadStats, read_records
 
     config = config or AnalyzeConfig()
     if isinstance(paths, (str, os.PathLike)):

@@ -1,4 +1,4 @@
-"""The Record: the unit after reading. Everything downstream of ``analyzer.io`` works on Records,
+"""The Record: the unit after reading. Everything downstream of ``analyzer.read`` works on Records,
 whatever the input format (loguru JSON, plain JSON, plain text, tracebacks)."""
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ class Record:
     fields : structured fields (loguru ``record.extra``, JSON keys) — features, never mined as text.
     raw : the raw line(s), tracebacks joined with newlines.
     traceback : the joined traceback text when one followed the record, else None.
+    inferred : the level was inferred from the content (a traceback, an exception or crash line, a
+        known failure signature), not written by the service.
     """
 
     time: datetime | None
@@ -30,6 +32,7 @@ class Record:
     fields: dict[str, Any] = field(default_factory=dict)
     raw: str = ""
     traceback: str | None = None
+    inferred: bool = False
 
 
 @dataclass(slots=True)

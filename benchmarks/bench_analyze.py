@@ -192,7 +192,7 @@ def run_cli(path: Path, kind: str, lines: int) -> dict:
 def templates_unchanged(path: Path, kind: str) -> dict:
     """Analyze path ids (streamed, folded with miner.canonical) vs the templates path's final ids."""
     from analyzer.commands.templates import mine_paths
-    from analyzer.io import ReadStats, read_records
+    from analyzer.read import ReadStats, read_records
     from analyzer.pipeline import Analyzer
 
     cfg = _config(kind)

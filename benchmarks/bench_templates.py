@@ -57,7 +57,7 @@ def grouping_accuracy(pred: list, truth: list) -> float:
 
 def ga_tables() -> dict:
     from analyzer.commands.templates import mine_paths
-    from analyzer.io import ReadStats
+    from analyzer.read import ReadStats
 
     import drain3
 
@@ -115,7 +115,7 @@ def make_input(path: Path, n_lines: int, seed: int = 0) -> None:
 
 
 def _contents(path: Path):
-    from analyzer.io import logformat_regex
+    from analyzer.read import logformat_regex
     rx, _ = logformat_regex(HDFS_FORMAT)
     match = rx.match
     with open(path, encoding="utf-8") as f:
@@ -163,7 +163,7 @@ def drain3_loop(path: Path, masked: bool | str) -> tuple[float, int, int]:
 
 def ours(path: Path) -> tuple[float, int, int, list[int]]:
     from analyzer.commands.templates import mine_paths
-    from analyzer.io import ReadStats
+    from analyzer.read import ReadStats
 
     t0 = time.perf_counter()
     res = mine_paths([str(path)], log_format=HDFS_FORMAT, stats=ReadStats())
@@ -207,7 +207,7 @@ _RSS_CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
 from analyzer.commands.templates import mine_paths
-from analyzer.io import ReadStats
+from analyzer.read import ReadStats
 res = mine_paths([{path!r}], log_format={fmt!r}, stats=ReadStats())
 print(len(res.ids), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """

@@ -34,8 +34,8 @@ class MiningResult:
 
 
 def _files(paths, stats) -> list[str]:  # noqa: ANN001
-    """The files under ``paths`` (see :func:`analyzer.io.expand_paths`); none at all is an InputError."""
-    from analyzer.io import expand_paths
+    """The files under ``paths`` (see :func:`analyzer.read.expand_paths`); none at all is an InputError."""
+    from analyzer.read import expand_paths
 
     files = expand_paths(paths, stats)
     if not files:
@@ -57,7 +57,7 @@ def _content(match, text: str, name: str, n: int, stats) -> str | None:  # noqa:
 def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
     """Messages in input order. With a log format: a fast path straight from the raw lines (no
     Record objects, no time parsing); otherwise the general reader (JSON, prefixes, tracebacks)."""
-    from analyzer.io import LineParser, _decode, iter_raw_lines, read_records
+    from analyzer.read import LineParser, decode_line as _decode, iter_raw_lines, read_records
 
     if not log_format:
         for rec in read_records(paths, stats=stats, merge=False, parse_times=False):
@@ -92,7 +92,7 @@ def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=Non
     with a log format, each distinct *digit shape* of a raw line (digits -> ``1``) is decoded,
     header-parsed and masked once when its masked content keeps no digit (exact: the masking rules
     cannot tell digits apart, see :func:`analyzer.templates.digit_blind`)."""
-    from analyzer.io import ReadStats
+    from analyzer.read import ReadStats
     from analyzer.templates import TemplateConfig, TemplateMiner
 
     stats = stats if stats is not None else ReadStats()
@@ -130,7 +130,7 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
     """The ``--log-format`` hot loop: raw line -> digit shape -> (memo hit) distinct index."""
     import re
 
-    from analyzer.io import LineParser, _decode, iter_raw_lines
+    from analyzer.read import LineParser, decode_line as _decode, iter_raw_lines
     from analyzer.templates import DIGITS_TO_ONE
 
     match = LineParser(log_format, parse_times=False).fmt_re.match
@@ -189,7 +189,7 @@ def templates(paths: tuple[str, ...], log_format: str | None, state_dir: str | N
     --format csv prints LineId,EventId,EventTemplate (logparser structured-CSV columns).
     Exit codes: 0 ok, 2 usage error or unreadable input.
     """
-    from analyzer.io import ReadStats
+    from analyzer.read import ReadStats
     from analyzer.templates import TemplateConfig
 
     config = TemplateConfig.from_toml(config_path) if config_path else TemplateConfig()

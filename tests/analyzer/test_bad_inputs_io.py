@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from analyzer.io import ReadStats, read_records
+from analyzer.read import ReadStats, read_records
 from ttsops.errors import InputError
 
 GOOD = b"2024-06-15 10:00:00 INFO good line one\n"

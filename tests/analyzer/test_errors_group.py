@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from analyzer.errors_group import ErrorGrouper, module_of, normalise_traceback
-from analyzer.io import read_records
+from analyzer.read import read_records
 from analyzer.records import Record
 
 T0 = datetime(2024, 6, 15, 10, 0, tzinfo=timezone.utc)

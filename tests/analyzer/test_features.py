@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from analyzer.features import FeatureConfig, SessionFeatures, WindowFeatures, template_columns
-from analyzer.io import ReadStats, read_records
+from analyzer.read import ReadStats, read_records
 from analyzer.records import Record
 from analyzer.templates import TemplateConfig, TemplateMiner
 from ttsops.errors import ConfigError

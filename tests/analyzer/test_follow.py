@@ -6,7 +6,7 @@ import threading
 import time
 
 from analyzer.follow import Follower, follow_records
-from analyzer.io import ReadStats
+from analyzer.read import ReadStats
 
 
 def _write(path, start, n):

@@ -90,14 +90,14 @@ def test_same_cause_far_apart_makes_two_incidents() -> None:
     assert [i.root_cause.kb_id for i in incidents_of(records)] == ["cuda_oom", "cuda_oom"]
 
 
-def test_traceback_evidence_first_and_last_lines() -> None:
+def test_traceback_evidence_message_exception_then_frame() -> None:
     tb = ('Traceback (most recent call last):\n  File "/srv/synth.py", line 88, in synthesize\n    x()\n'
           'OSError: libttsfrd.so: cannot open shared object file: No such file or directory')
     incs = incidents_of([rec(0, "ERROR", "backend failed to load", tb=tb)])
     texts = [e.text for e in incs[0].root_cause.evidence]
     assert texts[0] == "backend failed to load"
-    assert texts[-1].startswith("OSError: libttsfrd.so")
-    assert any("synth.py" in t for t in texts)
+    assert texts[1].startswith("OSError: libttsfrd.so")  # the line the KB matched
+    assert texts[2].startswith('File "/srv/synth.py", line 88')  # where it was raised
 
 
 def test_memory_is_bounded() -> None:

@@ -1,4 +1,4 @@
-"""analyzer.io on real formats: loguru JSON written by loguru, plain text + tracebacks, gz rotations,
+"""analyzer.read on real formats: loguru JSON written by loguru, plain text + tracebacks, gz rotations,
 stdin, time-ordered merge, load_logs."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from analyzer.io import LineParser, ReadStats, expand_paths, load_logs, read_records
+from analyzer.read import LineParser, ReadStats, expand_paths, load_logs, read_records
 
 TB_LOG = """2024-06-15 14:22:03,102 [ERROR] synthesis failed for request r-1
 Traceback (most recent call last):
@@ -178,7 +178,7 @@ def test_traceback_only_record_takes_the_exception_line(tmp_path):
 def test_folder_walk_skips_ground_truth_and_batch_outputs(tmp_path):
     """labels.jsonl / manifest.jsonl / failed.jsonl describe a run; a folder walk must not read them
     as log records (naming one explicitly still reads it)."""
-    from analyzer.io import ReadStats, expand_paths, read_records
+    from analyzer.read import ReadStats, expand_paths, read_records
 
     (tmp_path / "app.log").write_text("2024-06-15 14:22:03,102 [ERROR] boom\n", encoding="utf-8")
     for name in ("labels.jsonl", "manifest.jsonl", "failed.jsonl"):

@@ -15,8 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from analyzer import io as aio
-from analyzer.io import MAX_LINE_BYTES, ReadStats, iter_file_records, iter_raw_lines
+from analyzer.read import MAX_LINE_BYTES, LineParser, ReadStats, iter_file_records, iter_raw_lines
+from analyzer.read import times as atimes
 
 
 def _raw(path):
@@ -73,14 +73,14 @@ def test_loguru_fast_path_and_fallbacks(tmp_path):
     assert [r.message for r in recs] == ["Synthesis started: 30 chars", "nan rtf", "big int",
                                          "lone \ud800 surrogate", "warn"]
     assert [r.level for r in recs] == ["INFO", "INFO", "INFO", "ERROR", "WARNING"]
-    assert recs[0].time == datetime.fromtimestamp(1795165209.391556, aio.UTC)
+    assert recs[0].time == datetime.fromtimestamp(1795165209.391556, atimes.UTC)
     assert recs[0].fields["request_id"] == "req-1" and recs[0].fields["logger"] == "engine.synth"
     assert recs[0].fields["function"] == "synthesize" and recs[0].raw == lines[0]
     assert recs[1].fields["rtf"] != recs[1].fields["rtf"]        # NaN kept
     assert recs[2].fields["n"] == 2 ** 70
     assert [(b.line, b.reason) for b in st.bad_lines] == [(6, "malformed JSON")]
     # the general parser (what the fast path replaces) gives the same records
-    parser = aio.LineParser(None)
+    parser = LineParser(None)
     for line, rec in zip(lines, recs):
         kind, ref = parser.parse(line, str(p), rec.line)
         assert kind == "rec" and (ref.time, ref.level, ref.message, ref.fields, ref.traceback) == \
@@ -96,7 +96,7 @@ def test_json_line_with_control_bytes_keeps_general_handling(tmp_path):
     assert st.bad_line_count == 1 and "binary" in st.bad_lines[0].reason
 
 
-@pytest.mark.parametrize("fmt", [f for f, rx in aio._FAST_FORMATS.items() if rx is not None])
+@pytest.mark.parametrize("fmt", [f for f, rx in atimes._FAST_FORMATS.items() if rx is not None])
 def test_fast_strptime_equals_strptime(fmt):
     rng = random.Random(fmt)
     for _ in range(400):
@@ -109,7 +109,7 @@ def test_fast_strptime_equals_strptime(fmt):
             except ValueError:
                 want = ValueError
             try:
-                got = aio._strptime(v, fmt)
+                got = atimes._strptime(v, fmt)
             except ValueError:
                 got = ValueError
             assert got == want, (fmt, v)

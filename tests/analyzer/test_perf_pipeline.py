@@ -17,7 +17,7 @@ import pytest
 
 import analyzer.features as features
 from analyzer.config import AnalyzeConfig
-from analyzer.io import ReadStats, read_records
+from analyzer.read import ReadStats, read_records
 from analyzer.pipeline import Analyzer, analyze
 
 ROOT = Path(__file__).resolve().parents[2]

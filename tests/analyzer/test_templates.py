@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.commands.templates import mine_paths, templates
-from analyzer.io import ReadStats
+from analyzer.read import ReadStats
 from analyzer.templates import (FilePersistence, MemoryPersistence, TemplateConfig, TemplateMiner)
 from ttsops.errors import ConfigError
 
@@ -160,7 +160,7 @@ def test_cached_equals_uncached(shared_data):
     path = shared_data / "loghub2k" / "HDFS" / "HDFS_2k.log"
     fmt = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
     cached = list(mine_paths([str(path)], log_format=fmt, stats=ReadStats()).ids)
-    from analyzer.io import logformat_regex
+    from analyzer.read import logformat_regex
     rx, _ = logformat_regex(fmt)
     m = TemplateMiner(TemplateConfig(cache_size=0))
     pairs = []

@@ -1,0 +1,309 @@
+"""Lines -> records: multi-line records joined, tracebacks kept whole, levels inferred where a service
+wrote none.
+
+One :class:`Assembler` a file, fed line by line (the batch reader and ``--follow`` share it):
+
+* a headered line (a time, a level or a ``--log-format`` match) starts a record; indented lines,
+  traceback lines and exception lines join it, and so do lines re-prefixed with the same header
+  (a traceback logged line by line);
+* a header-less line is classified (:mod:`analyzer.read.classify`). ``Traceback (most recent call
+  last):`` or a bare ``File "...", line N`` frame opens a **traceback block** that takes its frames,
+  its exception line and the message lines after it, and a chain ("During handling of the above
+  exception" / "The above exception was the direct cause"); an IPython/Colab traceback opens one that
+  ends at its exception line. Indented lines continue any record; anything else starts a plain one;
+* when a record ends, a traceback block's message becomes its **root exception line** (the first
+  exception of the chain; the later ones are what handling it caused), and a record with no level gets
+  one from its content: a traceback or an exception line is an ERROR (``*Warning`` a WARNING), a crash
+  line (``Segmentation fault``, ``Killed``, ``Aborted (core dumped)``, ...) CRITICAL. Such records are
+  marked ``inferred``.
+
+Memory: one pending record, capped at ``MAX_JOINED_LINES`` lines / ``MAX_JOINED_BYTES``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from analyzer.read import classify as K
+from analyzer.read.envelopes.base import Inner
+from analyzer.read.stats import FileFacts
+from analyzer.records import Record
+
+__all__ = ["Assembler", "MAX_JOINED_LINES", "MAX_JOINED_BYTES", "root_exception", "TB_START"]
+
+MAX_JOINED_LINES = 2000          # a record never absorbs more continuation lines than this
+MAX_JOINED_BYTES = 1 << 20
+MAX_MESSAGE_LINES = 60           # lines after an exception line taken as its message
+MAX_IPYTHON_LINES = 500          # an IPython traceback that never reaches its exception line ends here
+TB_START = K.TB_START_TEXT
+_TB_BODY_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|During handling of the above exception|"
+                         r"The above exception was the direct cause|\^|~)")
+
+_NORMAL, _TB, _IPY, _MSG = 0, 1, 2, 3
+# header-less lines that join a headered record (the old reader's continuation rule)
+_JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
+
+
+def root_exception(tb: str) -> str | None:
+    """The first exception line of a (possibly chained) traceback text: the root cause."""
+    seen_frame = False
+    for line in tb.splitlines():
+        if not line or line[0] in " \t":
+            seen_frame = seen_frame or line.lstrip().startswith("File ")
+            continue
+        k = K.line_kind(line)
+        if k == K.EXC or (seen_frame and k in (K.OTHER, K.ERROR_LINE)):
+            return line
+    return None
+
+
+class Assembler:
+    """Joins the lines of one file into records, appended to ``out`` as they complete."""
+
+    __slots__ = ("name", "out", "facts", "pending", "headered", "prefix", "in_tb", "extra", "extra_bytes",
+                 "mode", "seen_exc", "blanks", "msg_lines", "last_kind", "exc_at", "ipy_name", "last_time",
+                 "has_format")
+
+    def __init__(self, name: str, out: list[Record], facts: FileFacts, *, has_format: bool = False):
+        self.name = name
+        self.out = out
+        self.facts = facts
+        self.has_format = has_format
+        self.pending: Record | None = None
+        self.headered = False
+        self.prefix: str | None = None
+        self.in_tb = False
+        self.extra: list[str] | None = None
+        self.extra_bytes = 0
+        self.mode = _NORMAL
+        self.seen_exc = False
+        self.blanks = 0
+        self.msg_lines = 0
+        self.last_kind = K.OTHER
+        self.exc_at: list[int] = []
+        self.ipy_name: str | None = None
+        self.last_time: datetime | None = None
+
+    # -- feeding ------------------------------------------------------------------------------
+    def record(self, rec: Record, text: str) -> None:
+        """A headered line, parsed into ``rec``."""
+        msg = rec.message
+        prefix = text[: len(text) - len(msg)] if text.endswith(msg) else None
+        p = self.pending
+        if p is not None and self.headered and prefix is not None and prefix == self.prefix \
+                and self._room() and self._same_header_continuation(msg):
+            self._append(msg)
+            self.in_tb = self.in_tb or msg.startswith(TB_START)
+            return
+        if p is not None:
+            self._emit()
+        self._start(rec, True, prefix if msg else None)
+        self.in_tb = msg.startswith(TB_START) or rec.traceback is not None
+
+    def plain(self, n: int, text: str, meta: Inner | None = None) -> None:
+        """A line without a header (``meta``: what its envelope knew)."""
+        k = K.line_kind(text)
+        if k == K.BLANK:
+            if self.pending is not None and self.extra is not None:
+                self.blanks += 1
+            return
+        if k == K.FENCE:
+            return
+        p = self.pending
+        if p is not None and self._room():
+            if self.mode != _NORMAL:
+                if self._absorb_block(k, text):
+                    return
+            elif self.headered:
+                if k in _JOIN_HEADERED:
+                    self._append(text)
+                    self.in_tb = self.in_tb or k == K.TB_START
+                    return
+            elif k == K.INDENT:
+                self._append(text)
+                return
+        if p is not None:
+            self._emit()
+        rec = Record(None, None, text, self.name, n, {}, text)
+        if meta is not None:
+            rec.time, rec.level = meta.time, meta.level
+            if meta.fields:
+                rec.fields = dict(meta.fields)
+            rec.traceback = meta.traceback
+        self._start(rec, False, None)
+        if k == K.TB_START or k == K.FRAME:
+            self.mode = _TB
+        elif k == K.IPY_START:
+            self.mode = _IPY
+            self.ipy_name = K.ipython_name(text)
+        elif k == K.EXC:
+            self.mode, self.seen_exc = _MSG, True  # an exception line alone: its message may go on below
+        self.last_kind = k
+
+    def unformatted(self, n: int, text: str) -> bool:
+        """A line that does not match ``--log-format``: joins the pending record (``False``: none)."""
+        if self.pending is None or not self._room():
+            return False
+        self._append(text)
+        return True
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            self._emit()
+
+    # -- blocks -------------------------------------------------------------------------------
+    def _absorb_block(self, k: int, text: str) -> bool:
+        """Whether a traceback block takes this line (``False``: the line starts a new record)."""
+        if self.mode == _IPY and not self.seen_exc:
+            if k == K.EXC and self.ipy_name and (K.exception_name(text) or "").endswith(self.ipy_name.rsplit(".", 1)[-1]):
+                self.seen_exc = True
+                self.exc_at.append(self._append(text))
+                return True
+            if len(self.extra or ()) >= MAX_IPYTHON_LINES or k in (K.TB_START, K.CRASH):
+                return False
+            self._append(text)
+            return True
+        if not self.seen_exc:
+            if k == K.INDENT or k == K.FRAME or k == K.CHAIN:
+                self._append(text)
+            elif k == K.TB_START:
+                if self.last_kind != K.CHAIN:
+                    return False  # a new traceback: the one before was cut short
+                self._append(text)
+            elif k == K.OTHER and self.last_kind == K.FRAME:
+                self._append(text)  # a pasted traceback that lost its indentation: the frame's source line
+                k = K.INDENT
+            elif k in (K.EXC, K.OTHER, K.ERROR_LINE, K.WARN_LINE):
+                # in a traceback, the first line at column 0 after the frames is the exception line
+                self.seen_exc = True
+                self.msg_lines = 0
+                self.exc_at.append(self._append(text))
+            else:
+                return False
+            self.last_kind = k
+            return True
+        if k == K.CHAIN and self.mode != _MSG:
+            self.seen_exc = False
+        elif k == K.INDENT:
+            if self.msg_lines >= MAX_MESSAGE_LINES:
+                return False
+            self.msg_lines += 1
+        elif k == K.OTHER:
+            if self.blanks >= (1 if self.mode == _MSG else 2) or self.msg_lines >= MAX_MESSAGE_LINES:
+                return False
+            self.msg_lines += 1
+        elif k == K.EXC:
+            if self.blanks or self.msg_lines >= MAX_MESSAGE_LINES:
+                return False
+            self.msg_lines += 1
+        else:  # a frame or a new traceback without a chain marker, a crash line, an error line
+            return False
+        self._append(text)
+        self.last_kind = k
+        return True
+
+    # -- state --------------------------------------------------------------------------------
+    def _room(self) -> bool:
+        return self.extra is None or (len(self.extra) < MAX_JOINED_LINES and self.extra_bytes < MAX_JOINED_BYTES)
+
+    def _append(self, text: str) -> int:
+        """Join ``text`` (after the blank lines seen before it); its index in ``extra``."""
+        extra = self.extra
+        if extra is None:
+            extra = self.extra = []
+        if self.blanks:
+            extra.extend([""] * min(self.blanks, 2))
+            self.blanks = 0
+        extra.append(text)
+        self.extra_bytes += len(text)
+        return len(extra) - 1
+
+    def _same_header_continuation(self, msg: str) -> bool:
+        """A line with the pending record's own header that continues its traceback (each traceback
+        line re-prefixed with the same timestamp/level/source)."""
+        return bool(_TB_BODY_RE.match(msg)) or (self.in_tb and (not msg.strip() or K.line_kind(msg) == K.EXC))
+
+    def _start(self, rec: Record, headered: bool, prefix: str | None) -> None:
+        facts = self.facts
+        facts.records += 1
+        if rec.time is None:
+            rec.time = self.last_time
+        else:
+            facts.timed += 1
+            self.last_time = rec.time
+        if rec.level is not None:
+            facts.leveled += 1
+        self.pending, self.headered, self.prefix = rec, headered, prefix
+        self.extra, self.extra_bytes, self.blanks = None, 0, 0
+        self.mode, self.seen_exc, self.msg_lines, self.exc_at = _NORMAL, False, 0, []
+
+    def _emit(self) -> None:
+        rec = self.pending
+        extra = self.extra
+        self.pending = None
+        if self.mode == _TB or self.mode == _IPY:
+            self._finish_block(rec, extra or [])
+        else:
+            if extra:
+                joined = "\n".join(extra)
+                rec.raw = rec.raw + "\n" + joined
+                if rec.traceback is None:
+                    if rec.message.startswith(TB_START):
+                        rec.traceback = rec.message + "\n" + joined
+                        root = root_exception(rec.traceback)
+                        if root is not None:  # a record that is only a traceback: its message is the exception
+                            rec.message = root
+                    else:
+                        i = joined.find(TB_START)
+                        if i >= 0:
+                            rec.traceback = joined[i:]
+            if rec.level is None:
+                self._infer(rec)
+        self.out.append(rec)
+
+    def _finish_block(self, rec: Record, extra: list[str]) -> None:
+        first = rec.message
+        lines = [first] + extra
+        rec.traceback = "\n".join(lines).rstrip("\n")
+        rec.raw = rec.raw + ("\n" + "\n".join(extra) if extra else "")
+        if self.exc_at:
+            root = extra[self.exc_at[0]]
+            rec.message = root
+            name = K.exception_name(root)
+            if name is not None:
+                rec.fields.setdefault("exception_type", name)
+        else:  # cut short before its exception line: the last frame says where
+            last = next((ln.strip() for ln in reversed(lines) if ln.strip()), first)
+            rec.message = f"traceback cut short at: {last}"
+            rec.fields.setdefault("traceback_truncated", True)
+        if rec.level is None:
+            rec.level = "ERROR"
+            rec.inferred = True
+            self.facts.inferred += 1
+
+    def _infer(self, rec: Record) -> None:
+        if rec.traceback:
+            rec.level = "ERROR"
+        else:
+            rec.level = K.inferred_level(K.line_kind(rec.message), rec.message)
+            if rec.level is None:
+                return
+        rec.inferred = True
+        self.facts.inferred += 1
+
+
+def apply_meta(rec: Record, meta: Inner | None) -> Record:
+    """An envelope's time, level, fields and stack trace where the record has none of its own."""
+    if meta is None:
+        return rec
+    if rec.time is None:
+        rec.time = meta.time
+    if rec.level is None:
+        rec.level = meta.level
+    if meta.fields:
+        for k, v in meta.fields.items():
+            rec.fields.setdefault(k, v)
+    if rec.traceback is None and meta.traceback:
+        rec.traceback = meta.traceback
+    return rec
