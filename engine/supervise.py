@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -79,8 +79,16 @@ class SupervisorConfig:
     command: Optional[list[str]] = None    # override the child command (default: this python -m engine.cli serve)
 
     def __post_init__(self) -> None:
-        self.log_dir = Path(self.log_dir)
-        self.cache_dirs = [Path(p) for p in self.cache_dirs]
+        from engine.config import check_types
+        check_types(self, "supervisor")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port must be in [1, 65535], got {self.port!r}", where="supervisor.port")
+        for name in ("startup_timeout_s", "stop_timeout_s", "stable_after_s", "escalate_within_s",
+                     "reload_cooldown_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}", where=f"supervisor.{name}")
+        if self.max_runtime_s is not None and self.max_runtime_s <= 0:
+            raise ConfigError("max_runtime_s must be > 0", where="supervisor.max_runtime_s")
         for name in ("l1_interval_s", "l2_interval_s", "l3_interval_s", "check_timeout_s", "poll_s",
                      "backoff_initial_s", "backoff_max_s", "budget_window_s"):
             if float(getattr(self, name)) <= 0:
@@ -96,16 +104,16 @@ class SupervisorConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> "SupervisorConfig":
         from ttsops.config import load_toml
 
+        from engine.config import section_from_toml
+
         p = Path(path)
-        data = load_toml(p)
-        section = dict(data.get("supervisor", {}))
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [supervisor]", where=str(p),
-                              fix=f"known keys: {', '.join(sorted(known))}")
-        section.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**section)
+        section = load_toml(p).get("supervisor", {})
+        if isinstance(section, dict):
+            section = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            return section_from_toml(cls, section, where="[supervisor]")
+        except ConfigError as exc:
+            raise ConfigError(exc.message, where=f"{p}: {exc.where}", fix=exc.fix) from None
 
 
 def _parse_window(spec: str) -> tuple[dtime, dtime]:
