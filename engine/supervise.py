@@ -23,6 +23,7 @@ stops and says so instead of thrashing. Every decision is one JSON record (event
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -176,6 +177,23 @@ class LogWatcher:
         return found
 
 
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """``preexec_fn`` for the child: SIGTERM (drain, exit) when the supervisor dies, even by SIGKILL
+    (Linux ``PR_SET_PDEATHSIG``; it fires when the *thread* that started the child ends, and the
+    supervisor starts children from its loop thread). ``None`` where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl   # looked up now: the child only calls it
+
+    def arm() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)        # PR_SET_PDEATHSIG
+        if os.getppid() != parent:                    # the supervisor died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
+
+
 def _signature(raw: bytes) -> tuple[str, str] | None:
     try:
         rec = json.loads(raw)["record"]
@@ -250,7 +268,8 @@ class Supervisor:
     def start_child(self, why: str) -> None:
         cmd = self.command()
         self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+                                      stderr=subprocess.PIPE, start_new_session=True,
+                                      preexec_fn=_die_with_parent(os.getpid()))
         self.child_started = time.monotonic()
         self.child_tail.clear()
         self.healthy_since = None
@@ -397,9 +416,9 @@ class Supervisor:
                 s.close()
 
     def _generation(self) -> int | None:
-        import httpx
+        from ttsops.http import request
         try:
-            return int(httpx.get(self.url + "/health", timeout=self.cfg.check_timeout_s).json().get("generation"))
+            return int(request("GET", self.url + "/health", deadline=self.cfg.check_timeout_s).json().get("generation"))
         except Exception:
             return None
 

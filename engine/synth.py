@@ -35,7 +35,7 @@ from engine.text import prepare
 from ttsops.errors import BackendError, InputError, TtsopsError
 
 __all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "write_wav_output", "wav_bytes",
-           "OutputError"]
+           "OutputError", "SynthesisCancelled", "AudioTooLong"]
 
 SENTENCE_PAUSE_S = 0.18   #: silence between sentences
 SWITCH_PAUSE_S = 0.06     #: silence where the language changes inside a sentence
@@ -84,6 +84,20 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, np.asarray(audio, dtype=np.float32), sample_rate, subtype="PCM_16", format="WAV")
     return buf.getvalue()
+
+
+class SynthesisCancelled(TtsopsError):
+    """The caller gave up on the request (the service's timeout, drain deadline or a client that
+    hung up): the synthesis stopped at its next segment or stage."""
+
+    error_type = "request_cancelled"
+
+
+class AudioTooLong(InputError):
+    """The text would make more audio than ``EngineConfig.max_audio_seconds`` (detected as it is
+    spoken, so the cost of a request stays bounded)."""
+
+    error_type = "audio_too_long"
 
 
 class OutputError(InputError):
@@ -184,6 +198,11 @@ def _lstat(p: Path) -> os.stat_result | None:
         raise _os_error(exc, p) from None
 
 
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise SynthesisCancelled("the caller stopped waiting; synthesis cancelled")
+
+
 def _rss_mb() -> float:
     try:
         with open("/proc/self/statm") as fh:
@@ -280,8 +299,12 @@ class Engine:
         return "req-" + uuid.uuid4().hex[:12]
 
     # ------------------------------------------------------------------------------------------
-    def synthesize(self, req: SynthRequest) -> SynthResult:
-        """Speak ``req``; raise :class:`InputError` / :class:`BackendError` after logging the error."""
+    def synthesize(self, req: SynthRequest, *, cancel: threading.Event | None = None) -> SynthResult:
+        """Speak ``req``; raise :class:`InputError` / :class:`BackendError` after logging the error.
+
+        ``cancel``: when set (by a caller that stopped waiting), the synthesis raises
+        :class:`SynthesisCancelled` at its next segment or stage instead of running to the end.
+        """
         if self._closed:
             raise BackendError("engine is closed")
         self.clock.request_gap()
@@ -306,6 +329,7 @@ class Engine:
         bctx_token = REQUEST_CONTEXT.set(bctx)
         try:
             with self._lock:
+                _check_cancel(cancel)            # it may have waited for the lock past its caller's patience
                 t0 = time.perf_counter()
                 if self.injector is not None:
                     self.injector.before_request(ctx)
@@ -342,7 +366,10 @@ class Engine:
                 style = EMOTION_STYLES[emotion]
                 pieces: list[np.ndarray] = []
                 prev_sentence = None
+                cap = self.config.max_audio_seconds * sr / max(ratio, 1e-6)   # samples before the ratio
+                spoken = 0
                 for seg in segments:
+                    _check_cancel(cancel)
                     voice = voice_for_emotion(speaker.voice(seg.language), emotion)
                     y = _trim(np.asarray(backend.synthesize(seg.text, voice), dtype=np.float32), sr)
                     if y.size == 0:
@@ -352,11 +379,18 @@ class Engine:
                         pieces.append(np.zeros(int(gap * sr), dtype=np.float32))
                     pieces.append(_fade_edges(y, sr))
                     prev_sentence = seg.sentence
+                    spoken += len(y)
+                    if spoken > cap:
+                        raise AudioTooLong(
+                            f"the text makes more than {self.config.max_audio_seconds:g}s of audio "
+                            f"({len(req.text)} characters)", where="text",
+                            fix="split it into shorter requests, or use `tts-engine batch`")
                 lead = np.zeros(int(EDGE_PAD_S * sr), dtype=np.float32)
                 audio = np.concatenate([lead, *pieces, lead]) if pieces else np.zeros(int(0.1 * sr), np.float32)
                 elapsed["acoustic"] = time.perf_counter() - t0
 
                 stage = "resynthesis"
+                _check_cancel(cancel)
                 t0 = time.perf_counter()
                 f0_shift, f0_scale = style.f0_shift_semitones, style.f0_range_scale
                 if not getattr(backend, "pitch_controls", True):
@@ -373,12 +407,19 @@ class Engine:
                 elapsed["resynthesis"] = time.perf_counter() - t0
 
                 stage = "write"
+                _check_cancel(cancel)
                 if req.output is not None:
                     t0 = time.perf_counter()
                     write_wav_output(req.output, audio, sr)
                     elapsed["write"] = time.perf_counter() - t0
         except Exception as exc:
             total = time.perf_counter() - t_all
+            if isinstance(exc, SynthesisCancelled):
+                log.bind(event="synthesis_cancelled", stage=stage, elapsed_total=round(total, 5)).warning(
+                    f"Synthesis cancelled in stage {stage} after {total:.3f}s (the caller stopped waiting)")
+                if self.injector is not None:
+                    self.injector.after_request(ctx, fields)
+                raise
             self._log_error(log, fields, exc, stage, elapsed, total, ctx)
             if isinstance(exc, TtsopsError):
                 raise
