@@ -107,7 +107,8 @@ def create_app(state: Any):
 
     def request_id(request: Request) -> str:
         rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        return "".join(ch for ch in rid if ch.isalnum() or ch in "-_.")[:64] or uuid.uuid4().hex[:16]
+        rid = "".join(ch for ch in rid if ch.isascii() and (ch.isalnum() or ch in "-_."))[:64]   # echoed: ASCII only
+        return rid or uuid.uuid4().hex[:16]
 
     def hung_up(rid: str, t0: float, phase: str) -> Response:
         """The client closed the connection: one event in the log, nothing on stderr."""
