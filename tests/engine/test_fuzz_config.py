@@ -58,29 +58,25 @@ SUPERVISOR_KEYS = ["host", "port", "log_dir", "serve_args", "l1_interval_s", "l2
                    "command", "poll_s", "stop_timeout_s"]
 
 
+def _valid(cfg: object) -> bool:
+    if isinstance(cfg, EngineConfig):
+        return isinstance(cfg.max_text_length, int) and math.isfinite(cfg.sim_rate) and cfg.sim_rate > 0 and \
+            (cfg.inject is None or isinstance(cfg.inject, FaultConfig))
+    return 1 <= cfg.port <= 65535 and all(math.isfinite(getattr(cfg, k)) for k in ("l1_interval_s", "poll_s"))
+
+
 @FUZZ
-@given(kv=st.dictionaries(st.sampled_from(ENGINE_KEYS), values, max_size=4))
-def test_engine_toml(tmp_path_factory, kv: dict) -> None:
-    path = _write(tmp_path_factory.mktemp("cfg") / "engine.toml", "engine", kv)
+@given(data=st.data(), which=st.sampled_from(["engine", "supervisor"]))
+def test_toml_gives_a_config_or_an_error_naming_the_file(tmp_path_factory, data, which: str) -> None:
+    cls, keys = (EngineConfig, ENGINE_KEYS) if which == "engine" else (SupervisorConfig, SUPERVISOR_KEYS)
+    kv = data.draw(st.dictionaries(st.sampled_from(keys), values, max_size=4), label="table")
+    path = _write(tmp_path_factory.mktemp("cfg") / f"{which}.toml", which, kv)
     try:
-        cfg = EngineConfig.from_toml(path)
+        cfg = cls.from_toml(path)
     except ConfigError as exc:
         assert str(path) in exc.one_line() and exc.where
         return
-    assert isinstance(cfg.max_text_length, int) and math.isfinite(cfg.sim_rate) and cfg.sim_rate > 0
-    assert cfg.inject is None or isinstance(cfg.inject, FaultConfig)
-
-
-@FUZZ
-@given(kv=st.dictionaries(st.sampled_from(SUPERVISOR_KEYS), values, max_size=4))
-def test_supervisor_toml(tmp_path_factory, kv: dict) -> None:
-    path = _write(tmp_path_factory.mktemp("cfg") / "sup.toml", "supervisor", kv)
-    try:
-        cfg = SupervisorConfig.from_toml(path)
-    except ConfigError as exc:
-        assert str(path) in exc.one_line()
-        return
-    assert 1 <= cfg.port <= 65535 and all(math.isfinite(getattr(cfg, k)) for k in ("l1_interval_s", "poll_s"))
+    assert _valid(cfg)
 
 
 @FUZZ
