@@ -18,6 +18,7 @@ from engine.service_guards import api_key_ok, default_allowed_hosts, is_json, re
 __all__ = ["create_app", "version", "error_type"]
 
 WEBUI = Path(__file__).with_name("webui.html")
+CLOSE = {"Connection": "close"}     #: the rest of an unread body would be taken for the next request
 
 
 def version() -> str:
@@ -153,7 +154,8 @@ def create_app(state: Any):
     async def read_body(request: Request, rid: str, t0: float) -> bytes | Response:
         clen = request.headers.get("content-length")
         if clen and clen.isdigit() and int(clen) > s.max_body_bytes:
-            return error(413, "body_too_large", f"body of {clen} bytes exceeds {s.max_body_bytes}", rid, t0)
+            return error(413, "body_too_large", f"body of {clen} bytes exceeds {s.max_body_bytes}", rid, t0,
+                         headers=CLOSE)
 
         async def chunks() -> bytes | None:
             got, size = [], 0
@@ -168,11 +170,12 @@ def create_app(state: Any):
         except asyncio.TimeoutError:
             state.log.bind(event="request_body_timeout", request_id=rid, timeout_s=s.body_timeout_s).warning(
                 f"Request {rid}: body not received within {s.body_timeout_s:g}s")
-            return error(408, "body_timeout", f"request body not received within {s.body_timeout_s:g}s", rid, t0)
+            return error(408, "body_timeout", f"request body not received within {s.body_timeout_s:g}s", rid, t0,
+                         headers=CLOSE)
         except ClientDisconnect:
             return hung_up(rid, t0, "sending its body")
         if body is None:
-            return error(413, "body_too_large", f"body exceeds {s.max_body_bytes} bytes", rid, t0)
+            return error(413, "body_too_large", f"body exceeds {s.max_body_bytes} bytes", rid, t0, headers=CLOSE)
         return body
 
     async def wait(fut: Any, request: Request, deadline: float) -> str:

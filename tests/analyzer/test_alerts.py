@@ -19,6 +19,9 @@ from analyzer.config import AlertConfig, AnalyzeConfig
 
 from incident_logs import write_scenario
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
+from _bad_http import BadReceiver  # noqa: E402   (shared with the engine's health-check tests)
+
 
 class Receiver:
     """A webhook receiver on 127.0.0.1; ``fail_first`` requests answer 500."""
@@ -161,57 +164,6 @@ def test_cli_follow_stops_at_max_seconds(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # a slow, silent or trickling receiver never stops the other sinks (issue 14, severe defect 3)
-class BadReceiver:
-    """A raw TCP receiver on 127.0.0.1: ``silent`` reads the request and never answers; ``trickle``
-    answers one byte of a status line every 0.2 s, forever; ``slow`` answers 200 after ``delay`` s."""
-
-    def __init__(self, mode: str, delay: float = 5.0):
-        import socket
-
-        self.mode, self.delay = mode, delay
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/alerts"
-        self.connections = 0
-        self.stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn) -> None:  # noqa: ANN001
-        try:
-            conn.recv(65536)
-            if self.mode == "slow":
-                self.stop.wait(self.delay)
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-            elif self.mode == "trickle":
-                for b in (b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000):
-                    if self.stop.wait(0.2):
-                        break
-                    conn.sendall(bytes([b]))
-            else:
-                self.stop.wait(60)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def __enter__(self) -> "BadReceiver":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
 @pytest.mark.parametrize("mode", ["silent", "trickle", "slow"])
 def test_send_never_waits_and_each_post_has_a_deadline(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
     with BadReceiver(mode, delay=5.0) as rx:

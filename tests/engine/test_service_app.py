@@ -138,11 +138,12 @@ def test_reload_swaps_engine_and_keeps_serving(tmp_path: Path) -> None:
 
 def test_load_failure_reports_503_with_reason(tmp_path: Path) -> None:
     def factory():
-        raise OSError("libttsfrd.so: cannot open shared object file: No such file or directory")
+        raise OSError("/opt/models/libttsfrd.so: cannot open shared object file: No such file or directory")
     state = ServiceState(ServiceSettings(log_dir=tmp_path / "logs"), engine_factory=factory,
                          request_factory=FakeRequest)
     with ThreadServer(state) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         h = c.get("/health")
-        assert h.status_code == 503 and "libttsfrd.so" in h.json()["reason"]
+        assert h.status_code == 503 and "…/libttsfrd.so" in h.json()["reason"]
+        assert "/opt/" not in h.json()["reason"]                 # no server paths in answers
         r = c.post("/api/tts", json={"text": "hi"})
-        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.status_code == 503 and r.headers["retry-after"] == "1" and "/opt/" not in r.json()["detail"]
