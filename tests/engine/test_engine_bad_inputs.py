@@ -103,3 +103,72 @@ def test_bad_synth_input(args: list[str], expected: str, tmp_path: Path, capsys:
     assert exc.value.code == 2 and expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("toml,key", [
+    ("[engine]\nsim_rate = nan\n", "engine.sim_rate"),
+    ("[engine]\nmax_text_length = \"2000\"\n", "engine.max_text_length"),
+    ("[engine]\nmax_text_length = 2000.0\n", "engine.max_text_length"),
+    ("[engine]\nlog_stderr = 1\n", "engine.log_stderr"),
+    ("[engine]\nreference_min_seconds = inf\n", "engine.reference_min_seconds"),
+    ("[engine]\nmax_audio_seconds = -1.0\n", "engine.max_audio_seconds"),
+    ("[engine]\nseed = -1\n", "engine.seed"),
+    ("[engine]\ndefault_backend = \"festival\"\n", "engine.default_backend"),
+    ("[engine]\nsim_start = \"yesterday\"\n", "engine.sim_start"),
+    ("[engine]\nextra = 3\n", "engine.extra"),
+    ("[engine]\nbogus = 1\n", "engine"),
+    ("engine = 5\n", "engine"),
+    ("[engine.inject]\nrate = nan\n", "inject.rate"),
+    ("[engine.inject]\nrate = \"0.5\"\n", "inject.rate"),
+    ("[engine.inject]\naftermath = [1]\n", "inject.aftermath"),
+    ("[engine.inject]\nfaults = \"cuda_oom\"\n", "inject.faults"),
+    ("[engine.inject]\nbogus = 1\n", "engine.inject"),
+])
+def test_bad_engine_config(toml: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "engine.toml"
+    cfg.write_text(toml)
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["synth", "hi", "-o", str(tmp_path / "x.wav"), "--config", str(cfg),
+                       "--log-dir", str(tmp_path / "logs")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {cfg}: {key}") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and "unexpected" not in err and not (tmp_path / "x.wav").exists()
+
+
+@pytest.mark.parametrize("toml,key", [
+    ("[supervisor]\nl1_interval_s = nan\n", "supervisor.l1_interval_s"),
+    ("[supervisor]\nport = \"8000\"\n", "supervisor.port"),
+    ("[supervisor]\nport = 70000\n", "supervisor.port"),
+    ("[supervisor]\nrestart_budget = 2.5\n", "supervisor.restart_budget"),
+    ("[supervisor]\ncache_dirs = \"/tmp\"\n", "supervisor.cache_dirs"),
+    ("[supervisor]\nbusy_window = 9\n", "supervisor.busy_window"),
+    ("[supervisor]\nbogus = 1\n", "[supervisor]"),
+    ("supervisor = []\n", "[supervisor]"),
+])
+def test_bad_supervisor_config(toml: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "sup.toml"
+    cfg.write_text(toml)
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["supervise", "--config", str(cfg), "--max-runtime", "0.1"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {cfg}: {key}") and "Traceback" not in err
+
+
+def test_library_warnings_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A warning raised inside an engine command (here by a back-end probe) is one `warning:` line,
+    shown once, without Python's source path and line."""
+    import warnings
+
+    import engine.backends
+    real = engine.backends.backend_statuses
+
+    def noisy():  # noqa: ANN202
+        for _ in range(2):
+            warnings.warn("pkg_resources is deprecated as an API", UserWarning)
+        return real()
+    monkeypatch.setattr(engine.backends, "backend_statuses", noisy)
+    with pytest.raises(SystemExit):
+        run_main(cli, ["backends"])
+    err = capsys.readouterr().err
+    assert err.count("warning: pkg_resources is deprecated as an API (UserWarning)") == 1
+    assert ".py:" not in err and "warnings.warn" not in err
