@@ -11,7 +11,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.batch import FIELD_MAP, Task, _retry_line, iter_tasks, run_batch, task_fingerprint
+from engine.batch import run_batch
+from engine.tasks import FIELD_MAP, Task, iter_tasks, retry_line, task_fingerprint
 from engine.config import EngineConfig
 from ttsops.errors import InputError, TtsopsError
 
@@ -83,11 +84,11 @@ def test_every_line_is_a_task_or_an_error_naming_it(tmp_path_factory, lines: lis
             assert item.one_line().startswith(f"line {n}: ")
             raw = getattr(item, "raw", b"")
             if raw:
-                _retry_line(raw.rstrip(b"\r\n"), n)                  # never raises
+                retry_line(raw.rstrip(b"\r\n"), n)                  # never raises
         else:
             assert isinstance(item, Task) and item.input_text.strip() and math.isfinite(item.duration_ratio)
             assert len(task_fingerprint(item, CFG)) == 64
-            again = json.loads(_retry_line(item.raw, n).decode("utf-8"))
+            again = json.loads(retry_line(item.raw, n).decode("utf-8"))
             assert again.get("name", again.get("output_name")) is not None
 
 
