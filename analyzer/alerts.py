@@ -3,7 +3,8 @@ rotation-safe), keeps the template miner and detectors
 warm, and raises alerts when an incident opens or closes (with its root cause) and on slow trends.
 
 Sinks: the terminal, a JSON-lines file (``--alerts-jsonl``), and an Alertmanager-compatible
-webhook (``--webhook URL``; POSTed with httpx, bounded timeout and retries with back-off).
+webhook (``--webhook URL``; queued and POSTed by a worker thread with an overall deadline per POST
+and retries with back-off, so a slow receiver never delays the tail loop or the other sinks).
 
 Alert JSON (one object a line in the JSON-lines file)::
 
@@ -17,7 +18,9 @@ import json
 import os
 import re
 import sys
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -144,50 +147,124 @@ def alertmanager_payload(alert: Alert, fmt: str = "webhook") -> Any:
 
 
 class WebhookSink:
-    """POSTs each alert to ``url`` (Alertmanager JSON). Failures are reported on stderr, never raised;
-    5xx and connection errors are retried ``retries`` times with exponential back-off."""
+    """POSTs each alert to ``url`` (Alertmanager JSON) from a worker thread, so that the tail loop and
+    the other sinks never wait for the network.
+
+    ``send`` only queues: at most ``queue_size`` alerts wait; when full, the oldest is dropped and
+    counted (``dropped``). Each POST has an overall deadline of ``timeout`` seconds (a silent or
+    trickling receiver cannot hold it longer: :func:`ttsops.http.request`); 5xx, 429 and network
+    errors are retried ``retries`` times with exponential back-off, other 4xx are not. ``close``
+    waits at most ``close_timeout`` seconds for the queue to drain, then reports on stderr what was
+    not delivered. Failures are reported, never raised.
+    """
 
     def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3, fmt: str = "webhook",
-                 backoff: float = 0.5):
-        import httpx
-
+                 backoff: float = 0.5, queue_size: int = 100, close_timeout: float = 2.0):
         if not re.match(r"^https?://", url):
             from ttsops.errors import InputError
 
             raise InputError(f"webhook URL {url!r} is not http(s)", where="--webhook", fix="e.g. http://127.0.0.1:9093/")
         self.url = url
+        self.timeout = float(timeout)
         self.retries = int(retries)
         self.fmt = fmt
         self.backoff = backoff
-        self.client = httpx.Client(timeout=timeout)
-        self.sent = 0
-        self.failed = 0
+        self.queue_size = max(1, int(queue_size))
+        self.close_timeout = close_timeout
+        self.sent = self.failed = self.dropped = 0
+        self._queue: deque[tuple[str, Any]] = deque()
+        self._cond = threading.Condition()
+        self._busy = False
+        self._closing = False
+        self._abandon = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="webhook", daemon=True)
+        self._thread.start()
 
     def send(self, alert: Alert) -> None:
+        body = alertmanager_payload(alert, self.fmt)
+        with self._cond:
+            if len(self._queue) >= self.queue_size:
+                old_id, _ = self._queue.popleft()
+                self.dropped += 1
+                if self.dropped == 1 or self.dropped % 100 == 0:
+                    print(f"webhook: {self.url} is not keeping up; queue full ({self.queue_size}), oldest alert "
+                          f"{old_id} dropped ({self.dropped} so far)", file=sys.stderr)
+            self._queue.append((alert.id, body))
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued alert was delivered or given up (True), or ``timeout`` passed."""
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._busy:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                alert_id, body = self._queue.popleft()
+                self._busy = True
+            try:
+                self._post(alert_id, body)
+            except Exception as exc:  # the worker never dies: the next alert gets its chance
+                self.failed += 1
+                print(f"webhook: alert {alert_id} not sent ({type(exc).__name__}: {exc})", file=sys.stderr)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _post(self, alert_id: str, body: Any) -> None:
         import httpx
 
-        body = alertmanager_payload(alert, self.fmt)
+        from ttsops.http import request
+
+        err = ""
         for attempt in range(self.retries + 1):
+            if self._abandon.is_set():
+                return
             try:
-                r = self.client.post(self.url, json=body)
+                r = request("POST", self.url, json=body, deadline=self.timeout)
                 if r.status_code < 300:
                     self.sent += 1
                     return
                 if r.status_code < 500 and r.status_code != 429:
-                    print(f"webhook: {self.url} answered {r.status_code}; alert {alert.id} dropped", file=sys.stderr)
+                    print(f"webhook: {self.url} answered {r.status_code}; alert {alert_id} dropped", file=sys.stderr)
                     self.failed += 1
                     return
                 err = f"HTTP {r.status_code}"
             except httpx.HTTPError as exc:
                 err = f"{type(exc).__name__}: {exc}"
-            if attempt < self.retries:
-                time.sleep(self.backoff * (2 ** attempt))
+            if self._abandon.is_set() or (attempt < self.retries and self._abandon.wait(self.backoff * (2 ** attempt))):
+                return          # given up at close: counted there as not delivered
         self.failed += 1
-        print(f"webhook: {self.url} failed after {self.retries + 1} tries ({err}); alert {alert.id} dropped",
+        print(f"webhook: {self.url} failed after {self.retries + 1} tries ({err}); alert {alert_id} dropped",
               file=sys.stderr)
 
     def close(self) -> None:
-        self.client.close()
+        """Deliver what is queued for at most ``close_timeout`` seconds, then give up on the rest."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self.flush(self.close_timeout)
+        with self._cond:
+            left = len(self._queue) + (1 if self._busy else 0)
+            self._queue.clear()
+        self._abandon.set()
+        if left:
+            print(f"webhook: {left} alert(s) not delivered to {self.url} at exit (sent {self.sent}, "
+                  f"failed {self.failed}, dropped {self.dropped})", file=sys.stderr)
+        elif self.dropped:
+            print(f"webhook: {self.dropped} alert(s) dropped while the queue was full (sent {self.sent})",
+                  file=sys.stderr)
 
 
 def build_sinks(*, terminal: bool = True, jsonl: str | None = None, webhook: str | None = None,

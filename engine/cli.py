@@ -24,6 +24,23 @@ def cli() -> None:
 
     Exit codes: 0 success, 1 some work failed (a batch task, a health check), 2 usage or bad input.
     """
+    _one_line_warnings()
+
+
+def _one_line_warnings() -> None:
+    """A library warning is one ``warning: …`` line on stderr (once per message), never Python's raw
+    two-line form with a source path. Commands that keep logs (synth) route warnings there instead."""
+    import warnings
+
+    seen: set[str] = set()
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        text = str(message).strip().splitlines()[0] if str(message).strip() else category.__name__
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"warning: {text} ({category.__name__})", err=True)
+
+    warnings.showwarning = show
 
 
 def main() -> None:

@@ -1,13 +1,111 @@
 """One configuration object for the engine: defaults in one place, loadable from TOML."""
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
+import types
+import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ttsops.errors import ConfigError
 
-__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES"]
+__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES", "check_types", "section_from_toml"]
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "absent"
+    if origin is not None:
+        return {tuple: "a list", list: "a list", dict: "a table"}.get(origin, str(tp))
+    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+            Path: "a path string", dict: "a table"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """``value`` checked against the annotation ``tp`` (and normalised: Path, tuple); ConfigError
+    naming ``where`` otherwise. bool is not an int, NaN and infinities are not numbers here."""
+    if tp is Any:
+        return value
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    bad = ConfigError(f"must be {_describe(tp)}, got {value!r}"[:300], where=where)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                if len(args) <= 2:      # X | None: X's own message is the clearer one
+                    raise exc from None
+        raise bad
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise bad
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                raise ConfigError(f"must be a list of {len(args)} values, got {value!r}"[:300], where=where)
+            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise bad
+        return value
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, dict):
+            return section_from_toml(tp, value, where=where)
+        raise bad
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise bad
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise bad
+        return value
+    if tp is Path:
+        if not isinstance(value, (str, os.PathLike)) or "\x00" in os.fspath(value) or not os.fspath(value):
+            raise bad
+        return Path(value)
+    return value
+
+
+def check_types(obj: Any, section: str) -> None:
+    """Check (and normalise) every field of the config dataclass ``obj`` against its annotation;
+    the first wrong one is a ConfigError naming ``section.field``. Called from ``__post_init__``."""
+    hints = typing.get_type_hints(type(obj))
+    for f in fields(obj):
+        setattr(obj, f.name, _coerce(getattr(obj, f.name), hints.get(f.name, Any), f"{section}.{f.name}"))
+
+
+def section_from_toml(cls: Any, section: Any, *, where: str) -> Any:
+    """Build config dataclass ``cls`` from a TOML table: not a table, unknown keys and wrong types
+    are ConfigErrors naming ``where`` (``file: [table]`` or ``table.key``)."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"must be a table, got {section!r}"[:200], where=where)
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}", where=where,
+                          fix=f"known keys: {', '.join(sorted(known))}")
+    return cls(**section)
 
 #: fault kinds ``engine.faults`` can inject (kb_id slugs shared with the analyzer's knowledge base)
 FAULT_TYPES = ("cuda_oom", "device_mismatch", "model_load_timeout", "invalid_text", "silent_output",
@@ -32,6 +130,7 @@ class FaultConfig:
     min_gap: int = 15
 
     def __post_init__(self) -> None:
+        check_types(self, "inject")
         if not 0.0 <= float(self.rate) <= 1.0:
             raise ConfigError(f"inject rate must be in [0, 1], got {self.rate!r}", where="inject.rate")
         self.faults = tuple(self.faults)
@@ -45,6 +144,8 @@ class FaultConfig:
         self.aftermath = (int(lo), int(hi))
         if self.min_gap < 0:
             raise ConfigError(f"min_gap must be >= 0, got {self.min_gap!r}", where="inject.min_gap")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"seed must be in [0, 2^32), got {self.seed!r}", where="inject.seed")
 
     @classmethod
     def parse(cls, spec: str | None, *, seed: int = 0) -> "FaultConfig | None":
@@ -63,6 +164,8 @@ class FaultConfig:
                 if key == "rate":
                     try:
                         kw["rate"] = float(value)
+                        if not math.isfinite(kw["rate"]):
+                            raise ValueError(value)
                     except ValueError:
                         raise ConfigError(f"inject rate {value!r} is not a number", where="--inject") from None
                 elif key in ("seed", "min_gap"):
@@ -110,20 +213,35 @@ class EngineConfig:
     inference_rotation: str = "10 MB"
     inference_retention: int = 10
     reference_min_seconds: float = 5.0
+    max_audio_seconds: float = 600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.log_dir is not None:
-            self.log_dir = Path(self.log_dir)
-        if not isinstance(self.max_text_length, int) or self.max_text_length < 1:
+        check_types(self, "engine")
+        if self.max_text_length < 1:
             raise ConfigError(f"max_text_length must be a positive integer, got {self.max_text_length!r}",
                               where="max_text_length")
         if self.clock not in ("real", "simulated"):
             raise ConfigError(f"clock must be 'real' or 'simulated', got {self.clock!r}", where="clock")
         if self.sim_rate <= 0:
             raise ConfigError(f"sim_rate must be > 0, got {self.sim_rate!r}", where="sim_rate")
-        if isinstance(self.inject, dict):
-            self.inject = FaultConfig(**self.inject)
+        for name in ("reference_min_seconds", "max_audio_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}", where=f"engine.{name}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"seed must be in [0, 2^32), got {self.seed!r}", where="engine.seed")
+        if self.inference_retention < 0:
+            raise ConfigError("inference_retention must be >= 0", where="engine.inference_retention")
+        from datetime import datetime
+        try:
+            datetime.fromisoformat(self.sim_start)
+        except ValueError:
+            raise ConfigError(f"sim_start must be an ISO 8601 time, got {self.sim_start!r}", where="engine.sim_start",
+                              fix="e.g. 2026-11-20T09:00:00+00:00") from None
+        from engine.backends import REGISTRY
+        if self.default_backend not in REGISTRY:
+            raise ConfigError(f"unknown default_backend {self.default_backend!r}", where="engine.default_backend",
+                              fix=f"choose one of {', '.join(REGISTRY)}")
 
     def with_(self, **changes: Any) -> "EngineConfig":
         return replace(self, **changes)
@@ -135,13 +253,7 @@ class EngineConfig:
 
         p = Path(path)
         data = load_toml(p)
-        section = data.get("engine", data)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)}", where=str(p),
-                              fix=f"known keys: {', '.join(sorted(known))}")
-        kw = dict(section)
-        if isinstance(kw.get("inject"), dict):
-            kw["inject"] = FaultConfig(**kw["inject"])
-        return cls(**kw)
+        try:
+            return section_from_toml(cls, data.get("engine", data), where="engine")
+        except ConfigError as exc:
+            raise ConfigError(exc.message, where=f"{p}: {exc.where}", fix=exc.fix) from None

@@ -17,6 +17,7 @@ Every check writes one JSON record (event ``health_check``: level, ok, duration,
 from __future__ import annotations
 
 import io
+import os
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -43,6 +44,7 @@ class HealthConfig:
     speaker: str | None = None
     backend: str | None = None
     seed: int = 0
+    api_key: str | None = None      #: for a service started with --api-key (default: $TTSOPS_API_KEY)
 
 
 @dataclass
@@ -103,20 +105,33 @@ def _decode_wav(data: bytes) -> tuple[np.ndarray, int]:
 
 # ------------------------------------------------------------------------------------- targets
 class _Http:
-    def __init__(self, url: str, timeout: float):
-        import httpx
+    """A running service. Every request shares the check's overall deadline (a silent or trickling
+    server cannot stretch a check past ``timeout_s``: :func:`ttsops.http.request`)."""
+
+    def __init__(self, url: str, deadline: float, api_key: str | None = None):
         self.url = url.rstrip("/")
-        self.client = httpx.Client(base_url=self.url, timeout=timeout)
+        self.deadline = deadline                     # time.monotonic() by which the check must end
+        key = api_key if api_key is not None else os.environ.get("TTSOPS_API_KEY")
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _request(self, method: str, path: str, **kw: Any) -> Any:
+        from ttsops.http import DeadlineExceeded, request
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded(f"no complete answer from {self.url} within the check's deadline")
+        return request(method, self.url + path, deadline=left, headers={**self.headers, **kw.pop("headers", {})},
+                       **kw)
 
     def health(self) -> dict[str, Any]:
-        r = self.client.get("/health")
+        r = self._request("GET", "/health")
         body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        body = body if isinstance(body, dict) else {}
         body["_status"] = r.status_code
         return body
 
     def speak(self, text: str, **kw: Any) -> tuple[np.ndarray, int, str]:
         payload = {"text": text, **{k: v for k, v in kw.items() if v is not None}}
-        r = self.client.post("/api/tts", json=payload, headers={"X-Request-Id": f"health-{int(time.time()*1000)}"})
+        r = self._request("POST", "/api/tts", json=payload, headers={"X-Request-Id": f"health-{int(time.time()*1000)}"})
         if r.status_code != 200:
             try:
                 j = r.json()
@@ -134,7 +149,7 @@ class _Http:
             return None
 
     def close(self) -> None:
-        self.client.close()
+        pass
 
 
 class _InProcess:
@@ -210,10 +225,11 @@ def check(level: int, *, url: str | None = None, engine: Any = None, engine_conf
     if level not in LEVELS:
         raise ValueError(f"health level must be 1, 2 or 3, got {level}")
     t0 = time.perf_counter()
+    t_deadline = time.monotonic() + cfg.timeout_s      # the whole check, every request of it
     target = url.rstrip("/") if url else "in-process"
     t = None
     try:
-        t = _Http(url, cfg.timeout_s) if url else _InProcess(engine, engine_config)
+        t = _Http(url, t_deadline, cfg.api_key) if url else _InProcess(engine, engine_config)
         ok, reason, det = LEVELS[level](t, cfg)
     except Exception as exc:
         ok, reason = False, _explain(exc, url)
@@ -239,7 +255,7 @@ def _error_type(exc: BaseException) -> str:
     name = type(exc).__name__
     if name in ("ConnectError", "ConnectTimeout"):
         return "connection_refused"
-    if name in ("ReadTimeout", "TimeoutException", "PoolTimeout", "WriteTimeout"):
+    if name in ("ReadTimeout", "TimeoutException", "PoolTimeout", "WriteTimeout", "DeadlineExceeded"):
         return "request_timeout"
     return name
 
@@ -248,8 +264,8 @@ def _explain(exc: BaseException, url: str | None) -> str:
     name = type(exc).__name__
     if name in ("ConnectError", "ConnectTimeout"):
         return f"cannot connect to {url}: {exc}"
-    if name in ("ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException"):
-        return f"no answer from {url} within the timeout"
+    if name in ("ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException", "DeadlineExceeded"):
+        return f"no complete answer from {url} within the timeout"
     one = getattr(exc, "one_line", None)
     return one() if callable(one) else f"{name}: {exc}"
 

@@ -9,22 +9,26 @@ Endpoints
 ``GET /``           a small WebUI (form -> ``/api/tts`` -> audio player).
 ``GET /api/voices`` speakers and emotions (for the WebUI).
 
-Guard rails: body size (413), text length (413), bounded concurrency (429 with ``Retry-After`` as soon
-as every slot is busy: a request never waits for a slot), a per-request timeout (504, logged as
-``request_timeout``), 503 with ``Retry-After`` while the back-end loads or the service drains.
+Guard rails (:mod:`engine.service_guards` for the first four): an optional API key (401), a Host
+allow-list (400), JSON only (415), header and body read timeouts (408), body size (413), text length
+(413), audio length (413 ``audio_too_long``: ``max_audio_seconds`` bounds what one request may cost),
+which back-ends a client may name (403), bounded concurrency (429 with ``Retry-After`` as soon as
+every slot is busy: a request never waits for a slot), a per-request timeout (504, logged as
+``request_timeout``), 503 with ``Retry-After`` while the back-end loads or the service drains (and
+when the drain deadline passes with a request still running).
 
 Synthesis runs in a worker thread pool sized to the concurrency limit, so the event loop keeps
-answering ``/health`` and ``/metrics`` while eSpeak works. A request that times out keeps its slot
-until its thread really finishes, so timeouts cannot pile up threads.
+answering ``/health`` and ``/metrics`` while eSpeak works. A request that times out, outlives the
+drain deadline or whose client hangs up frees its slot at once and cancels its synthesis (the engine
+stops at its next segment or stage); the pool stays bounded, so abandoned work cannot pile up.
 
 Signals: ``SIGUSR1`` reloads the back-end (a new Engine, caches cleared) while the listener keeps
 serving with the old one; ``SIGTERM``/``SIGINT`` stop accepting, let in-flight requests finish (drain)
 and exit 0.
 """
-import asyncio
 import errno
 import gc
-import os
+import math
 import signal
 import socket
 import sys
@@ -33,20 +37,18 @@ import time
 import traceback
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ttsops.errors import BackendError, InputError, TtsopsError
+from ttsops.errors import TtsopsError
 
-from engine.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from engine.metrics import ServiceMetrics
+from engine.service_app import create_app, error_type, version
+from engine.service_guards import header_timeout_protocol
 
-__all__ = ["ServiceSettings", "ServiceState", "create_app", "run_service", "PortInUseError",
+__all__ = ["ServiceSettings", "ServiceState", "create_app", "run_service", "uvicorn_config", "PortInUseError",
            "bind_socket", "service_logs"]
-
-WEBUI = Path(__file__).with_name("webui.html")
-
 
 class PortInUseError(TtsopsError):
     """The listening port is taken (kb_id ``port_in_use``)."""
@@ -67,9 +69,15 @@ class ServiceSettings:
     max_concurrency: int = 4
     timeout_s: float = 30.0
     max_text_length: int = 2000
+    max_audio_seconds: float = 120.0   #: longest audio one request may make (413 audio_too_long beyond)
     max_body_bytes: int = 64 * 1024
     retry_after_s: int = 1
     drain_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0     #: request line + headers must arrive within this (else 408)
+    body_timeout_s: float = 10.0       #: the whole body must arrive within this (else 408)
+    api_key: Optional[str] = None      #: when set, /api/* need ``Authorization: Bearer <key>`` or ``X-API-Key``
+    allowed_hosts: Optional[list] = None     #: Host header allow-list; None: loopback names on a loopback bind
+    allowed_backends: Optional[list] = None  #: back-ends a request may name; None: only the default one
     log_dir: Optional[Path] = Path("logs")
     warmup_text: str = "你好。"
     config_path: Optional[Path] = None
@@ -97,6 +105,7 @@ def _default_engine_factory(settings: ServiceSettings, logs: Any) -> Callable[[]
         if settings.backend:
             cfg.default_backend = settings.backend
         cfg.max_text_length = settings.max_text_length
+        cfg.max_audio_seconds = settings.max_audio_seconds
         cfg.seed = settings.seed
         if settings.inject is not None:
             from engine.config import FaultConfig
@@ -129,11 +138,12 @@ class ServiceState:
         self.log = self.logs.service
         self.engine_factory = engine_factory or _default_engine_factory(settings, self.logs)
         self.request_factory = request_factory or _default_request_factory
-        self.metrics = metrics or ServiceMetrics(backend=settings.backend or "default", version=_version())
+        self.metrics = metrics or ServiceMetrics(backend=settings.backend or "default", version=version())
         self.engine: Any = None
         self.generation = 0
         self.ready = False
         self.draining = False
+        self.drain_deadline: float | None = None     #: time.monotonic() when a drain gives up on requests
         self.load_error: str | None = None
         self.last_reload: dict[str, Any] | None = None
         self.started = time.time()
@@ -195,7 +205,7 @@ class ServiceState:
             self._warm(engine)
         except Exception as exc:
             self.load_error = f"{type(exc).__name__}: {exc}"
-            self.log.bind(event="backend_load_failed", error_type=_error_type(exc),
+            self.log.bind(event="backend_load_failed", error_type=error_type(exc),
                           traceback=traceback.format_exc()).error(
                 f"Back-end failed to load: {self.load_error}")
             raise
@@ -262,20 +272,23 @@ class ServiceState:
 
     def _reload_failed(self, reason: str, exc: BaseException) -> bool:
         self.last_reload = {"ok": False, "reason": reason, "error": f"{type(exc).__name__}: {exc}"}
-        self.log.bind(event="backend_reload_failed", reason=reason, error_type=_error_type(exc),
+        self.log.bind(event="backend_reload_failed", reason=reason, error_type=error_type(exc),
                       traceback=traceback.format_exc()).error(
             f"Back-end reload failed, keeping the old engine: {type(exc).__name__}: {exc}")
         return False
 
-    def synthesize(self, req: Any) -> Any:
-        """Run in a worker thread; waits while a reload holds the gate."""
+    def synthesize(self, req: Any, cancel: threading.Event | None = None) -> Any:
+        """Run in a worker thread; waits while a reload holds the gate (unless cancelled)."""
+        from engine.synth import SynthesisCancelled
         with self._gate:
             while self._exclusive:
-                self._gate.wait()
+                if cancel is not None and cancel.is_set():
+                    raise SynthesisCancelled("cancelled while a back-end reload held the engine")
+                self._gate.wait(0.1)
             self._active += 1
             engine = self.engine
         try:
-            return engine.synthesize(req)
+            return engine.synthesize(req, cancel=cancel)
         finally:
             with self._gate:
                 self._active -= 1
@@ -296,7 +309,7 @@ class ServiceState:
         return {"speakers": speakers, "emotions": emotions}
 
     def shutdown(self) -> None:
-        self.executor.shutdown(wait=True)
+        self.executor.shutdown(wait=True, cancel_futures=True)
         _close(self.engine)
 
     def close_logs(self) -> None:
@@ -343,207 +356,6 @@ def _clear_caches() -> None:
             pass
 
 
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("ttsops")
-    except Exception:
-        return "0.0.0"
-
-
-def _error_type(exc: BaseException) -> str:
-    for e in (exc, exc.__cause__):
-        et = getattr(e, "error_type", None) or getattr(e, "kb_id", None)
-        if et:
-            return str(et)
-    if isinstance(exc, InputError):
-        return "invalid_input"
-    if isinstance(exc, BackendError):
-        return "backend_error"
-    return type(exc).__name__
-
-
-# ------------------------------------------------------------------------------------- app
-def create_app(state: ServiceState):
-    """Build the FastAPI app around ``state`` (tests build one with a fake engine factory)."""
-    from fastapi import FastAPI, Request
-    from fastapi.responses import HTMLResponse, JSONResponse, Response
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-    s = state.settings
-
-    class TTSBody(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        text: str
-        speaker: Optional[str] = None
-        emotion: str = "neutral"
-        duration_ratio: float = 1.0
-        seed: int = Field(default=0, ge=0, le=2**32 - 1)
-        backend: Optional[str] = None
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        loop = asyncio.get_running_loop()
-        if state.engine is None:
-            try:
-                await loop.run_in_executor(None, state.load)
-            except Exception:
-                # keep serving /health (503 with the reason) so operators and the supervisor see why
-                pass
-        state.log.bind(event="service_started", host=s.host, port=s.port, pid=os.getpid(),
-                       max_concurrency=s.max_concurrency, timeout_s=s.timeout_s, inject=s.inject).info(
-            f"Service listening on http://{s.host}:{s.port} (pid {os.getpid()})")
-        yield
-        n = state.in_flight
-        state.log.bind(event="service_draining", in_flight=n).info(f"Draining {n} in-flight request(s)")
-        await loop.run_in_executor(None, state.shutdown)
-        state.log.bind(event="service_stopped").info("Service stopped")
-        state.close_logs()
-
-    app = FastAPI(title="ttsops engine", version=_version(), lifespan=lifespan)
-    app.state.tts = state
-
-    def error(status: int, error_type: str, detail: str, rid: str, t0: float, *,
-              retry_after: bool = False, count: bool = True) -> JSONResponse:
-        headers = {"X-Request-Id": rid}
-        if retry_after:
-            headers["Retry-After"] = str(s.retry_after_s)
-        if count:
-            state.metrics.observe_request(status, time.perf_counter() - t0, error_type=error_type)
-        return JSONResponse({"error_type": error_type, "detail": detail, "request_id": rid},
-                            status_code=status, headers=headers)
-
-    @app.get("/", response_class=HTMLResponse)
-    async def webui() -> HTMLResponse:
-        return HTMLResponse(WEBUI.read_text(encoding="utf-8"))
-
-    @app.get("/api/voices")
-    async def voices() -> dict:
-        return state.voices()
-
-    @app.get("/health")
-    async def health() -> JSONResponse:
-        if state.draining:
-            status = "draining"
-        elif state.ready:
-            status = "ok"
-        elif state.load_error:
-            status = "error"
-        else:
-            status = "loading"
-        body = {"status": status, "level": 1, "backend": state.backend_name, "backend_loaded": state.ready,
-                "sample_rate": state.sample_rate, "pid": os.getpid(), "uptime_s": round(time.time() - state.started, 3),
-                "in_flight": state.in_flight, "max_concurrency": s.max_concurrency, "generation": state.generation,
-                "inject": s.inject, "version": _version()}
-        if state.load_error:
-            body["reason"] = state.load_error
-        if state.last_reload:
-            body["last_reload"] = state.last_reload
-        return JSONResponse(body, status_code=200 if status == "ok" else 503)
-
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-    @app.post("/api/tts")
-    async def tts(request: Request):
-        t0 = time.perf_counter()
-        rid = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        rid = "".join(ch for ch in rid if ch.isalnum() or ch in "-_.")[:64] or uuid.uuid4().hex[:16]
-        if state.draining:
-            state.metrics.rejected.labels(reason="draining").inc()
-            return error(503, "draining", "service is shutting down; retry on another instance", rid, t0,
-                         retry_after=True)
-        if not state.ready:
-            state.metrics.rejected.labels(reason="not_ready").inc()
-            return error(503, "backend_not_loaded", state.load_error or "back-end is still loading", rid, t0,
-                         retry_after=True)
-        # body size: header first, then count while reading (chunked bodies have no header)
-        clen = request.headers.get("content-length")
-        if clen and clen.isdigit() and int(clen) > s.max_body_bytes:
-            return error(413, "body_too_large", f"body of {clen} bytes exceeds {s.max_body_bytes}", rid, t0)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > s.max_body_bytes:
-                return error(413, "body_too_large", f"body exceeds {s.max_body_bytes} bytes", rid, t0)
-            chunks.append(chunk)
-        try:
-            body = TTSBody.model_validate_json(b"".join(chunks))
-        except ValidationError as exc:
-            msg = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5])
-            return error(422, "invalid_request", msg, rid, t0)
-        if len(body.text) > s.max_text_length:
-            return error(413, "text_too_long", f"text has {len(body.text)} characters, the limit is "
-                         f"{s.max_text_length}; split it or use `tts-engine batch`", rid, t0)
-        if not state.try_acquire():
-            state.metrics.rejected.labels(reason="overloaded").inc()
-            state.log.bind(event="request_rejected", request_id=rid, reason="overloaded",
-                           in_flight=state.in_flight).warning(
-                f"Rejected request {rid}: all {s.max_concurrency} synthesis slots busy")
-            return error(429, "overloaded", f"all {s.max_concurrency} synthesis slots are busy", rid, t0,
-                         retry_after=True)
-        kw = body.model_dump()
-        kw = {k: v for k, v in kw.items() if v is not None}
-        kw["request_id"] = rid
-        loop = asyncio.get_running_loop()
-        try:
-            req = state.request_factory(**kw)
-            fut = loop.run_in_executor(state.executor, state.synthesize, req)
-        except Exception as exc:
-            state.release()
-            return _failure(exc, rid, t0, len(body.text))
-        fut.add_done_callback(lambda _f: state.release())
-        try:
-            res = await asyncio.wait_for(asyncio.shield(fut), timeout=s.timeout_s)
-        except asyncio.TimeoutError:
-            fut.add_done_callback(_swallow)
-            state.log.bind(event="request_timeout", request_id=rid, error_type="request_timeout",
-                           timeout_s=s.timeout_s, text_length=len(body.text)).error(
-                f"Request {rid} timed out after {s.timeout_s:g}s (synthesis still running, slot held until it ends)")
-            return error(504, "request_timeout", f"synthesis took longer than {s.timeout_s:g}s", rid, t0)
-        except Exception as exc:
-            return _failure(exc, rid, t0, len(body.text))
-        wav = res.to_wav_bytes()
-        rec = getattr(res, "record", None) or {}
-        audio_s = float(getattr(res, "duration_s", 0.0) or 0.0)
-        rtf = rec.get("rtf")
-        elapsed = time.perf_counter() - t0
-        state.metrics.observe_request(200, elapsed, audio_seconds=audio_s,
-                                      rtf=float(rtf) if isinstance(rtf, (int, float)) else None)
-        state.log.bind(event="request_done", request_id=rid, status=200, text_length=len(body.text),
-                       audio_seconds=round(audio_s, 4), rtf=rtf, elapsed={"request": round(elapsed, 5)}).debug(
-            f"POST /api/tts {rid} 200 {audio_s:.2f}s audio in {elapsed * 1000:.1f} ms")
-        headers = {"X-Request-Id": rid, "X-Audio-Seconds": f"{audio_s:.3f}",
-                   "X-Sample-Rate": str(getattr(res, "sample_rate", "")),
-                   "X-RTF": f"{float(rtf):.5f}" if isinstance(rtf, (int, float)) else ""}
-        return Response(wav, media_type="audio/wav", headers=headers)
-
-    def _failure(exc: BaseException, rid: str, t0: float, text_length: int) -> JSONResponse:
-        et = _error_type(exc)
-        if isinstance(exc, InputError):
-            status, level = 400, "warning"
-        elif isinstance(exc, BackendError):
-            status, level = 500, "error"
-        else:
-            status, level = 500, "error"
-        msg = exc.one_line() if isinstance(exc, TtsopsError) else f"{type(exc).__name__}: {exc}"
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        state.log.bind(event="request_error", request_id=rid, status=status, error_type=et,
-                       text_length=text_length, traceback=tb if status >= 500 else None).log(
-            level.upper(), f"POST /api/tts {rid} {status} {et}: {msg}")
-        return error(status, et, msg, rid, t0)
-
-    return app
-
-
-def _swallow(fut: Any) -> None:
-    try:
-        fut.exception()
-    except BaseException:
-        pass
-
-
 # ------------------------------------------------------------------------------------- running
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind the listening socket ourselves so a taken port is one clear error, not a traceback."""
@@ -562,6 +374,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def uvicorn_config(app: Any, settings: ServiceSettings, log: Any) -> Any:
+    """The uvicorn configuration ``serve`` runs with (the header-timeout protocol, the drain timing)."""
+    import uvicorn
+
+    def slow_headers(client: Any) -> None:
+        log.bind(event="request_header_timeout", client=client[0] if client else None,
+                 timeout_s=settings.header_timeout_s).warning(
+            f"Closed a connection from {client[0] if client else '?'}: headers not received within "
+            f"{settings.header_timeout_s:g}s")
+
+    # our drain deadline answers 503 first; uvicorn's own (which would cancel tasks: a bare 500) comes later
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                          timeout_graceful_shutdown=math.ceil(settings.drain_timeout_s) + 2,
+                          timeout_keep_alive=5, server_header=False,
+                          http=header_timeout_protocol(settings.header_timeout_s, slow_headers))
 
 
 def run_service(settings: ServiceSettings, *, engine_factory: Callable[[], Any] | None = None) -> int:
@@ -588,15 +417,15 @@ def run_service(settings: ServiceSettings, *, engine_factory: Callable[[], Any] 
             if self.should_exit and sig == signal.SIGINT:
                 self.force_exit = True
                 return
+            if not state.draining:
+                state.drain_deadline = time.monotonic() + settings.drain_timeout_s
             state.draining = True
             name = signal.Signals(sig).name
             log.bind(event="service_signal", signal=name, in_flight=state.in_flight).info(
                 f"{name} received: stop accepting, drain {state.in_flight} in-flight request(s)")
             self.should_exit = True
 
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
-                            timeout_graceful_shutdown=int(settings.drain_timeout_s),
-                            timeout_keep_alive=5, server_header=False)
+    config = uvicorn_config(app, settings, log)
     server = Server(config)
 
     def on_usr1(signum: int, frame: Any) -> None:

@@ -23,6 +23,7 @@ stops and says so instead of thrashing. Every decision is one JSON record (event
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -31,7 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -79,8 +80,16 @@ class SupervisorConfig:
     command: Optional[list[str]] = None    # override the child command (default: this python -m engine.cli serve)
 
     def __post_init__(self) -> None:
-        self.log_dir = Path(self.log_dir)
-        self.cache_dirs = [Path(p) for p in self.cache_dirs]
+        from engine.config import check_types
+        check_types(self, "supervisor")
+        if not 1 <= self.port <= 65535:
+            raise ConfigError(f"port must be in [1, 65535], got {self.port!r}", where="supervisor.port")
+        for name in ("startup_timeout_s", "stop_timeout_s", "stable_after_s", "escalate_within_s",
+                     "reload_cooldown_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)!r}", where=f"supervisor.{name}")
+        if self.max_runtime_s is not None and self.max_runtime_s <= 0:
+            raise ConfigError("max_runtime_s must be > 0", where="supervisor.max_runtime_s")
         for name in ("l1_interval_s", "l2_interval_s", "l3_interval_s", "check_timeout_s", "poll_s",
                      "backoff_initial_s", "backoff_max_s", "budget_window_s"):
             if float(getattr(self, name)) <= 0:
@@ -96,16 +105,16 @@ class SupervisorConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> "SupervisorConfig":
         from ttsops.config import load_toml
 
+        from engine.config import section_from_toml
+
         p = Path(path)
-        data = load_toml(p)
-        section = dict(data.get("supervisor", {}))
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(unknown)} in [supervisor]", where=str(p),
-                              fix=f"known keys: {', '.join(sorted(known))}")
-        section.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**section)
+        section = load_toml(p).get("supervisor", {})
+        if isinstance(section, dict):
+            section = {**section, **{k: v for k, v in overrides.items() if v is not None}}
+        try:
+            return section_from_toml(cls, section, where="[supervisor]")
+        except ConfigError as exc:
+            raise ConfigError(exc.message, where=f"{p}: {exc.where}", fix=exc.fix) from None
 
 
 def _parse_window(spec: str) -> tuple[dtime, dtime]:
@@ -166,6 +175,23 @@ class LogWatcher:
                 if sig:
                     found.append(sig)
         return found
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """``preexec_fn`` for the child: SIGTERM (drain, exit) when the supervisor dies, even by SIGKILL
+    (Linux ``PR_SET_PDEATHSIG``; it fires when the *thread* that started the child ends, and the
+    supervisor starts children from its loop thread). ``None`` where prctl does not exist."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl   # looked up now: the child only calls it
+
+    def arm() -> None:
+        prctl(1, int(signal.SIGTERM), 0, 0, 0)        # PR_SET_PDEATHSIG
+        if os.getppid() != parent:                    # the supervisor died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    return arm
 
 
 def _signature(raw: bytes) -> tuple[str, str] | None:
@@ -242,7 +268,8 @@ class Supervisor:
     def start_child(self, why: str) -> None:
         cmd = self.command()
         self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, start_new_session=True)
+                                      stderr=subprocess.PIPE, start_new_session=True,
+                                      preexec_fn=_die_with_parent(os.getpid()))
         self.child_started = time.monotonic()
         self.child_tail.clear()
         self.healthy_since = None
@@ -389,9 +416,9 @@ class Supervisor:
                 s.close()
 
     def _generation(self) -> int | None:
-        import httpx
+        from ttsops.http import request
         try:
-            return int(httpx.get(self.url + "/health", timeout=self.cfg.check_timeout_s).json().get("generation"))
+            return int(request("GET", self.url + "/health", deadline=self.cfg.check_timeout_s).json().get("generation"))
         except Exception:
             return None
 

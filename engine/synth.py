@@ -7,10 +7,13 @@ when the request names an output path).
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import random
 import resource
+import stat
+import sys
 import threading
 import time
 import uuid
@@ -31,7 +34,8 @@ from engine.speakers import SPEAKERS, Speaker, get_speaker
 from engine.text import prepare
 from ttsops.errors import BackendError, InputError, TtsopsError
 
-__all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "wav_bytes"]
+__all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "write_wav_output", "wav_bytes",
+           "OutputError", "SynthesisCancelled", "AudioTooLong"]
 
 SENTENCE_PAUSE_S = 0.18   #: silence between sentences
 SWITCH_PAUSE_S = 0.06     #: silence where the language changes inside a sentence
@@ -70,7 +74,7 @@ class SynthResult:
         return wav_bytes(self.audio, self.sample_rate)
 
     def write(self, path: str | Path) -> Path:
-        return write_wav_atomic(path, self.audio, self.sample_rate)
+        return write_wav_output(path, self.audio, self.sample_rate)
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -82,23 +86,121 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
     return buf.getvalue()
 
 
-def write_wav_atomic(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write a 16-bit WAV via a temp file in the same folder, fsync, then ``os.replace``: readers
-    see either no file or the complete one, even if the process is killed mid-write."""
+class SynthesisCancelled(TtsopsError):
+    """The caller gave up on the request (the service's timeout, drain deadline or a client that
+    hung up): the synthesis stopped at its next segment or stage."""
+
+    error_type = "request_cancelled"
+
+
+class AudioTooLong(InputError):
+    """The text would make more audio than ``EngineConfig.max_audio_seconds`` (detected as it is
+    spoken, so the cost of a request stays bounded)."""
+
+    error_type = "audio_too_long"
+
+
+class OutputError(InputError):
+    """An output that cannot be written where the user pointed. ``errno`` is set when the system
+    refused (disk full, read-only, permissions) and ``None`` when we refused (a directory, a socket,
+    a symlink leading out of its folder)."""
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
+                 errno: int | None = None):
+        super().__init__(message, where=where, fix=fix)
+        self.errno = errno
+
+
+def _os_error(exc: OSError, path: Path | str) -> OutputError:
+    return OutputError(f"cannot write the WAV: {exc.strerror or exc}", where=str(path), errno=exc.errno,
+                       fix="free space or choose a writable folder" if exc.errno in _STORAGE_ERRNOS else None)
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def write_wav_atomic(path: str | Path, audio: np.ndarray | bytes, sample_rate: int = 0) -> Path:
+    """Write a 16-bit WAV (or ready WAV ``bytes``) via a temp file in the same folder, fsync, then
+    ``os.replace``: readers see either no file or the complete one, even if the process is killed
+    mid-write. The temp file is created with ``O_EXCL | O_NOFOLLOW`` (a planted link is never
+    written through). OS errors raise :class:`OutputError`."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    data = wav_bytes(audio, sample_rate)
+    data = audio if isinstance(audio, bytes) else wav_bytes(audio, sample_rate)
     tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.wav.tmp")
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, p)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise _os_error(exc, p) from None
     return p
+
+
+def write_wav_output(path: str | Path, audio: np.ndarray | bytes, sample_rate: int = 0, *,
+                     special_ok: bool = True) -> Path:
+    """Write a WAV where the user pointed, never replacing what is not a regular file.
+
+    ``-``: stdout. An existing FIFO or character/block device (``/dev/null``, a named pipe) is
+    written through, never replaced (``special_ok=False`` refuses them instead: a batch must not
+    block on a pipe planted in its output folder). A regular file or a new name is written
+    atomically (:func:`write_wav_atomic`). A symlink is followed only when its target stays inside
+    the link's own folder; one leading elsewhere (``out/x.wav -> /etc/passwd``) is refused.
+    """
+    data = audio if isinstance(audio, bytes) else wav_bytes(audio, sample_rate)
+    if str(path) == "-":
+        out = sys.stdout.buffer
+        out.write(data)
+        out.flush()
+        return Path("-")
+    p = Path(path)
+    st = _lstat(p)
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        folder = p.absolute().parent.resolve()
+        target = p.resolve()
+        if folder != target.parent and folder not in target.parents:
+            raise OutputError(f"is a symlink to {target}, outside {folder}; refusing to follow it", where=str(p),
+                              fix="remove the link or give the path you mean to write")
+        p, st = target, _lstat(target)
+    if st is None or stat.S_ISREG(st.st_mode):
+        return write_wav_atomic(p, data)
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError("is a directory", where=str(p), fix="give a file name, e.g. out/x.wav")
+    if stat.S_ISSOCK(st.st_mode) or not special_ok:
+        raise OutputError("exists and is not a regular file; refusing to replace it", where=str(p),
+                          fix="remove it or choose another name")
+    try:  # FIFO or device: write through, as a shell redirection would
+        fd = os.open(p, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _os_error(exc, p) from None
+    return p
+
+
+def _lstat(p: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(p)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise _os_error(exc, p) from None
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise SynthesisCancelled("the caller stopped waiting; synthesis cancelled")
 
 
 def _rss_mb() -> float:
@@ -197,8 +299,12 @@ class Engine:
         return "req-" + uuid.uuid4().hex[:12]
 
     # ------------------------------------------------------------------------------------------
-    def synthesize(self, req: SynthRequest) -> SynthResult:
-        """Speak ``req``; raise :class:`InputError` / :class:`BackendError` after logging the error."""
+    def synthesize(self, req: SynthRequest, *, cancel: threading.Event | None = None) -> SynthResult:
+        """Speak ``req``; raise :class:`InputError` / :class:`BackendError` after logging the error.
+
+        ``cancel``: when set (by a caller that stopped waiting), the synthesis raises
+        :class:`SynthesisCancelled` at its next segment or stage instead of running to the end.
+        """
         if self._closed:
             raise BackendError("engine is closed")
         self.clock.request_gap()
@@ -223,6 +329,7 @@ class Engine:
         bctx_token = REQUEST_CONTEXT.set(bctx)
         try:
             with self._lock:
+                _check_cancel(cancel)            # it may have waited for the lock past its caller's patience
                 t0 = time.perf_counter()
                 if self.injector is not None:
                     self.injector.before_request(ctx)
@@ -259,7 +366,10 @@ class Engine:
                 style = EMOTION_STYLES[emotion]
                 pieces: list[np.ndarray] = []
                 prev_sentence = None
+                cap = self.config.max_audio_seconds * sr / max(ratio, 1e-6)   # samples before the ratio
+                spoken = 0
                 for seg in segments:
+                    _check_cancel(cancel)
                     voice = voice_for_emotion(speaker.voice(seg.language), emotion)
                     y = _trim(np.asarray(backend.synthesize(seg.text, voice), dtype=np.float32), sr)
                     if y.size == 0:
@@ -269,11 +379,18 @@ class Engine:
                         pieces.append(np.zeros(int(gap * sr), dtype=np.float32))
                     pieces.append(_fade_edges(y, sr))
                     prev_sentence = seg.sentence
+                    spoken += len(y)
+                    if spoken > cap:
+                        raise AudioTooLong(
+                            f"the text makes more than {self.config.max_audio_seconds:g}s of audio "
+                            f"({len(req.text)} characters)", where="text",
+                            fix="split it into shorter requests, or use `tts-engine batch`")
                 lead = np.zeros(int(EDGE_PAD_S * sr), dtype=np.float32)
                 audio = np.concatenate([lead, *pieces, lead]) if pieces else np.zeros(int(0.1 * sr), np.float32)
                 elapsed["acoustic"] = time.perf_counter() - t0
 
                 stage = "resynthesis"
+                _check_cancel(cancel)
                 t0 = time.perf_counter()
                 f0_shift, f0_scale = style.f0_shift_semitones, style.f0_range_scale
                 if not getattr(backend, "pitch_controls", True):
@@ -290,12 +407,19 @@ class Engine:
                 elapsed["resynthesis"] = time.perf_counter() - t0
 
                 stage = "write"
+                _check_cancel(cancel)
                 if req.output is not None:
                     t0 = time.perf_counter()
-                    write_wav_atomic(req.output, audio, sr)
+                    write_wav_output(req.output, audio, sr)
                     elapsed["write"] = time.perf_counter() - t0
         except Exception as exc:
             total = time.perf_counter() - t_all
+            if isinstance(exc, SynthesisCancelled):
+                log.bind(event="synthesis_cancelled", stage=stage, elapsed_total=round(total, 5)).warning(
+                    f"Synthesis cancelled in stage {stage} after {total:.3f}s (the caller stopped waiting)")
+                if self.injector is not None:
+                    self.injector.after_request(ctx, fields)
+                raise
             self._log_error(log, fields, exc, stage, elapsed, total, ctx)
             if isinstance(exc, TtsopsError):
                 raise

@@ -14,7 +14,8 @@ __all__ = ["batch"]
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder: <name>.wav, manifest.jsonl, failed.jsonl.")
 @click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Skip tasks finished by an earlier (possibly killed) run.")
+              help="Skip tasks finished by an earlier (possibly killed) run with the same text and settings; "
+                   "a task changed under the same name is made again.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for tasks that give none.")
 @click.option("--inject", default=None, metavar="SPEC",
               help="Fault injection: 'all', 'cuda_oom,silent_output', or 'rate=0.2,faults=a+b,seed=3,min_gap=15' "
@@ -53,6 +54,8 @@ def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | Non
                         progress=sys.stderr.isatty() and not quiet, echo=echo)
     if quiet:
         click.echo(f"Batch completed: {summary.succeeded}/{summary.total} tasks succeeded")
+    if summary.redone:
+        click.echo(f"{summary.redone} task(s) changed since the last run were made again", err=True)
     if summary.failed:
         root = prompt_root or tasks.resolve().parent
         click.echo(f"{summary.failed} failed task(s) written to {summary.failed_path}; retry with: tts-engine batch "

@@ -23,21 +23,52 @@ import click
               help="Largest request body; larger gets 413.")
 @click.option("--drain-timeout", type=click.FloatRange(0, 3600), default=30.0, show_default=True,
               help="Seconds SIGTERM waits for in-flight requests.")
+@click.option("--max-audio-seconds", type=click.FloatRange(1, 3600), default=120.0, show_default=True,
+              help="Longest audio one request may make; beyond it the synthesis stops with 413 audio_too_long.")
+@click.option("--header-timeout", "header_timeout_s", type=click.FloatRange(0.1, 600), default=10.0,
+              show_default=True, help="Seconds a client has to send its request line and headers (else 408).")
+@click.option("--body-timeout", "body_timeout_s", type=click.FloatRange(0.1, 600), default=10.0,
+              show_default=True, help="Seconds a client has to send its whole body (else 408).")
+@click.option("--api-key", envvar="TTSOPS_API_KEY", show_envvar=True, default=None,
+              help="Require this key on /api/* (Authorization: Bearer KEY or X-API-Key: KEY); "
+                   "/health and /metrics stay open for probes and scrapers.")
+@click.option("--allowed-hosts", envvar="TTSOPS_ALLOWED_HOSTS", show_envvar=True, default=None, metavar="LIST",
+              help="Comma-separated Host header values to answer ('*' for any; default: loopback names when "
+                   "bound to loopback, any otherwise).")
+@click.option("--allow-backends", envvar="TTSOPS_ALLOW_BACKENDS", show_envvar=True, default=None, metavar="LIST",
+              help="Comma-separated back-ends a request may name (default: only the service's own; "
+                   "loading another, e.g. Kokoro, is not free).")
 @click.option("--log-dir", type=click.Path(path_type=Path), default=Path("logs"), show_default=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Engine TOML ([engine] table).")
 def serve(host: str, port: int, backend: str | None, inject: str | None, seed: int, max_concurrency: int,
-          timeout_s: float, max_text_length: int, max_body_bytes: int, drain_timeout: float, log_dir: Path,
-          config_path: Path | None) -> int:
+          timeout_s: float, max_text_length: int, max_body_bytes: int, drain_timeout: float,
+          max_audio_seconds: float, header_timeout_s: float, body_timeout_s: float, api_key: str | None,
+          allowed_hosts: str | None, allow_backends: str | None, log_dir: Path, config_path: Path | None) -> int:
     """Serve text-to-speech over HTTP until SIGTERM/SIGINT (which drain in-flight requests).
 
     SIGUSR1 reloads the back-end without dropping the listener. A port already in use is one line
     on stderr and exit 2.
     """
+    from engine.backends import REGISTRY
     from engine.service import ServiceSettings, run_service
 
+    backends = _list(allow_backends)
+    unknown = [b for b in backends or [] if b not in REGISTRY]
+    if unknown:
+        raise click.BadParameter(f"unknown back-end {unknown[0]!r}; choose from {', '.join(REGISTRY)}",
+                                 param_hint="--allow-backends")
+    if api_key is not None and not api_key.strip():
+        raise click.BadParameter("must not be empty", param_hint="--api-key")
     settings = ServiceSettings(host=host, port=port, backend=backend, inject=inject, seed=seed,
                                max_concurrency=max_concurrency, timeout_s=timeout_s,
                                max_text_length=max_text_length, max_body_bytes=max_body_bytes,
-                               drain_timeout_s=drain_timeout, log_dir=log_dir, config_path=config_path)
+                               drain_timeout_s=drain_timeout, max_audio_seconds=max_audio_seconds,
+                               header_timeout_s=header_timeout_s, body_timeout_s=body_timeout_s, api_key=api_key,
+                               allowed_hosts=_list(allowed_hosts), allowed_backends=backends,
+                               log_dir=log_dir, config_path=config_path)
     return run_service(settings)
+
+
+def _list(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]

@@ -10,8 +10,9 @@ __all__ = ["synth"]
 
 @click.command()
 @click.argument("text")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="WAV file to write (16-bit PCM, written atomically).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), required=True,
+              help="WAV file to write (16-bit PCM; a regular file is replaced atomically, a FIFO or device is "
+                   "written through, '-' is stdout; a symlink is followed only inside its own folder).")
 @click.option("--speaker", default=None, help="Speaker name (see `tts-engine backends --speakers`).")
 @click.option("--emotion", default="neutral", show_default=True,
               help="neutral, happy, sad, angry, calm or serious.")
@@ -50,7 +51,8 @@ def synth(text: str, output: Path, speaker: str | None, emotion: str, duration_r
     rec = res.record
     for w in rec.get("warnings", []):
         click.echo(f"warning: {w}", err=True)
-    click.echo(f"{output}: {res.duration_s:.2f} s at {res.sample_rate} Hz, speaker {rec['speaker']}, "
+    to_stdout = str(output) == "-"   # stdout carries the audio: the summary goes to stderr
+    click.echo(f"{'<stdout>' if to_stdout else output}: {res.duration_s:.2f} s at {res.sample_rate} Hz, speaker {rec['speaker']}, "
                f"{rec['emotion']}, {'+'.join(rec.get('languages', []))}, rtf {rec['rtf']} "
-               f"(request {res.request_id}, logs in {log_dir})")
+               f"(request {res.request_id}, logs in {log_dir})", err=to_stdout)
     return 0

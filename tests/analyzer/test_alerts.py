@@ -19,6 +19,9 @@ from analyzer.config import AlertConfig, AnalyzeConfig
 
 from incident_logs import write_scenario
 
+sys.path.insert(0, str(Path(__file__).parents[1] / "engine"))
+from _bad_http import BadReceiver  # noqa: E402   (shared with the engine's health-check tests)
+
 
 class Receiver:
     """A webhook receiver on 127.0.0.1; ``fail_first`` requests answer 500."""
@@ -76,11 +79,12 @@ def test_webhook_retries_then_delivers_and_never_raises(capsys: pytest.CaptureFi
     with Receiver(fail_first=2) as rx:
         sink = WebhookSink(rx.url, timeout=2, retries=3, backoff=0.01)
         sink.send(_alert())
-        assert sink.sent == 1 and len(rx.bodies) == 1
+        assert sink.flush(10) and sink.sent == 1 and len(rx.bodies) == 1
         sink.close()
     dead = WebhookSink("http://127.0.0.1:9/", timeout=0.5, retries=1, backoff=0.01)  # nothing listens on port 9
     dead.send(_alert())
-    assert dead.failed == 1 and "dropped" in capsys.readouterr().err
+    assert dead.flush(10) and dead.failed == 1 and "dropped" in capsys.readouterr().err
+    dead.close()
 
 
 def test_follow_survives_rotation(tmp_path: Path) -> None:
@@ -156,3 +160,66 @@ def test_cli_follow_stops_at_max_seconds(tmp_path: Path) -> None:
     assert p.returncode == 1, p.stderr  # the lone library / text errors fire
     kinds = [json.loads(x)["kb_id"] for x in out.read_text(encoding="utf-8").splitlines()]
     assert "missing_shared_library" in kinds and b"FIRING" in p.stdout
+
+
+# ---------------------------------------------------------------------------------------------------
+# a slow, silent or trickling receiver never stops the other sinks (issue 14, severe defect 3)
+@pytest.mark.parametrize("mode", ["silent", "trickle", "slow"])
+def test_send_never_waits_and_each_post_has_a_deadline(mode: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with BadReceiver(mode, delay=5.0) as rx:
+        sink = WebhookSink(rx.url, timeout=0.3, retries=0, close_timeout=0.2)
+        t0 = time.monotonic()
+        for i in range(5):
+            sink.send(_alert())
+        assert time.monotonic() - t0 < 0.2                    # five sends, no network wait
+        assert sink.flush(10)
+        elapsed = time.monotonic() - t0
+        assert sink.failed == 5 and sink.sent == 0
+        assert 5 * 0.3 <= elapsed < 5 * 0.3 + 3               # each POST cut at its 0.3 s deadline, none hung
+        sink.close()
+    err = capsys.readouterr().err
+    assert err.count("failed after 1 tries") == 5 and ("DeadlineExceeded" in err or "Timeout" in err)
+
+
+def test_full_queue_drops_the_oldest_and_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    with BadReceiver("silent") as rx:
+        sink = WebhookSink(rx.url, timeout=3, retries=0, queue_size=2, close_timeout=0.1)
+        sink.send(_alert())
+        deadline = time.monotonic() + 5
+        while not sink._busy and time.monotonic() < deadline:   # the worker holds the first one
+            time.sleep(0.01)
+        for i in range(2, 7):
+            a = _alert()
+            a.id = f"INC-{i:03d}"
+            sink.send(a)
+        assert sink.dropped == 3 and [i for i, _ in sink._queue] == ["INC-005", "INC-006"]
+        t0 = time.monotonic()
+        sink.close()
+        assert time.monotonic() - t0 < 1.0                   # close is bounded by close_timeout
+    err = capsys.readouterr().err
+    assert "queue full (2), oldest alert INC-002 dropped" in err
+    assert "3 alert(s) not delivered" in err and "dropped 3" in err
+
+
+def test_follow_alerts_on_time_with_a_bad_webhook(tmp_path: Path) -> None:
+    """The same live scenario without a webhook, with a silent one and with a trickling one: the
+    JSON-lines sink gets the same alerts, and follow stops at --max-seconds (plus the webhook's
+    bounded close)."""
+    src = tmp_path / "src"
+    write_scenario(src, minutes=3)
+    cfg = AnalyzeConfig(alerts=AlertConfig(poll_interval=0.1, resolve_after=1.0))
+    got = {}
+    for run in ("plain", "silent", "trickle"):
+        jsonl = tmp_path / f"{run}.jsonl"
+        sinks: list = [JsonlSink(jsonl)]
+        with BadReceiver(run) as rx:
+            if run != "plain":
+                sinks.append(WebhookSink(rx.url, timeout=5, retries=3, close_timeout=0.5))
+            t0 = time.monotonic()
+            follow_logs([str(src)], cfg, sinks=sinks, max_seconds=2.5)
+            elapsed = time.monotonic() - t0
+        got[run] = [(a["status"], a["kb_id"]) for a in map(json.loads, jsonl.read_text(encoding="utf-8").splitlines())]
+        assert elapsed < 2.5 + 0.5 + 1.5, (run, elapsed)
+        if run != "plain":
+            assert rx.connections >= 1            # the webhook was tried
+    assert len(got["plain"]) >= 4 and got["silent"] == got["plain"] == got["trickle"]

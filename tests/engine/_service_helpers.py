@@ -64,13 +64,20 @@ class FakeEngine:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.calls = 0
+        self.cancelled = 0
         self.closed = False
 
-    def synthesize(self, req: FakeRequest) -> FakeResult:
+    def synthesize(self, req: FakeRequest, cancel: threading.Event | None = None) -> FakeResult:
+        from engine.synth import SynthesisCancelled
         with self.lock:
             self.calls += 1
-        if req.text.startswith("sleep:"):
-            time.sleep(float(req.text.split(":")[1]))
+        if req.text.startswith("sleep:"):    # like the engine: stops at its next step once cancelled
+            end = time.monotonic() + float(req.text.split(":")[1])
+            while time.monotonic() < end:
+                if cancel is not None and cancel.is_set():
+                    self.cancelled += 1
+                    raise SynthesisCancelled("cancelled")
+                time.sleep(0.01)
         elif req.text == "bad":
             raise InputError("text is bad", where="text")
         elif req.text == "boom":
@@ -88,12 +95,12 @@ class ThreadServer:
 
     def __init__(self, state: Any):
         import uvicorn
-        from engine.service import bind_socket, create_app
+        from engine.service import bind_socket, create_app, uvicorn_config
         self.state = state
         self.port = free_port()
         self.sock = bind_socket("127.0.0.1", self.port)
         self.url = f"http://127.0.0.1:{self.port}"
-        cfg = uvicorn.Config(create_app(state), log_level="warning", access_log=False, lifespan="on")
+        cfg = uvicorn_config(create_app(state), state.settings, state.log)   # what `serve` runs with
         self.server = uvicorn.Server(cfg)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

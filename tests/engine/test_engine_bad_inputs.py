@@ -103,3 +103,65 @@ def test_bad_synth_input(args: list[str], expected: str, tmp_path: Path, capsys:
     assert exc.value.code == 2 and expected in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.wav").exists()
+
+
+CONFIG_CASES = [  # (command the file is given to, file content, the key the error must name)
+    ("synth", "[engine]\nsim_rate = nan\n", "engine.sim_rate"),
+    ("synth", "[engine]\nmax_text_length = \"2000\"\n", "engine.max_text_length"),
+    ("synth", "[engine]\nmax_text_length = 2000.0\n", "engine.max_text_length"),
+    ("synth", "[engine]\nlog_stderr = 1\n", "engine.log_stderr"),
+    ("synth", "[engine]\nreference_min_seconds = inf\n", "engine.reference_min_seconds"),
+    ("synth", "[engine]\nmax_audio_seconds = -1.0\n", "engine.max_audio_seconds"),
+    ("synth", "[engine]\nseed = -1\n", "engine.seed"),
+    ("synth", "[engine]\ndefault_backend = \"festival\"\n", "engine.default_backend"),
+    ("synth", "[engine]\nsim_start = \"yesterday\"\n", "engine.sim_start"),
+    ("synth", "[engine]\nextra = 3\n", "engine.extra"),
+    ("synth", "[engine]\nbogus = 1\n", "engine"),
+    ("synth", "engine = 5\n", "engine"),
+    ("synth", "[engine.inject]\nrate = nan\n", "inject.rate"),
+    ("synth", "[engine.inject]\nrate = \"0.5\"\n", "inject.rate"),
+    ("synth", "[engine.inject]\naftermath = [1]\n", "inject.aftermath"),
+    ("synth", "[engine.inject]\nfaults = \"cuda_oom\"\n", "inject.faults"),
+    ("synth", "[engine.inject]\nbogus = 1\n", "engine.inject"),
+    ("supervise", "[supervisor]\nl1_interval_s = nan\n", "supervisor.l1_interval_s"),
+    ("supervise", "[supervisor]\nport = \"8000\"\n", "supervisor.port"),
+    ("supervise", "[supervisor]\nport = 70000\n", "supervisor.port"),
+    ("supervise", "[supervisor]\nrestart_budget = 2.5\n", "supervisor.restart_budget"),
+    ("supervise", "[supervisor]\ncache_dirs = \"/tmp\"\n", "supervisor.cache_dirs"),
+    ("supervise", "[supervisor]\nbusy_window = 9\n", "supervisor.busy_window"),
+    ("supervise", "[supervisor]\nbogus = 1\n", "[supervisor]"),
+    ("supervise", "supervisor = []\n", "[supervisor]"),
+]
+
+
+@pytest.mark.parametrize("command,toml,key", CONFIG_CASES, ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(CONFIG_CASES)])
+def test_bad_config(command: str, toml: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(toml)
+    args = {"synth": ["synth", "hi", "-o", str(tmp_path / "x.wav"), "--log-dir", str(tmp_path / "logs")],
+            "supervise": ["supervise", "--max-runtime", "0.1"]}[command]
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, [*args, "--config", str(cfg)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.startswith(f"error: {cfg}: {key}") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and "unexpected" not in err and not (tmp_path / "x.wav").exists()
+
+
+def test_library_warnings_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A warning raised inside an engine command (here by a back-end probe) is one `warning:` line,
+    shown once, without Python's source path and line."""
+    import warnings
+
+    import engine.backends
+    real = engine.backends.backend_statuses
+
+    def noisy():  # noqa: ANN202
+        for _ in range(2):
+            warnings.warn("pkg_resources is deprecated as an API", UserWarning)
+        return real()
+    monkeypatch.setattr(engine.backends, "backend_statuses", noisy)
+    with pytest.raises(SystemExit):
+        run_main(cli, ["backends"])
+    err = capsys.readouterr().err
+    assert err.count("warning: pkg_resources is deprecated as an API (UserWarning)") == 1
+    assert ".py:" not in err and "warnings.warn" not in err

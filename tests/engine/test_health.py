@@ -77,8 +77,8 @@ def test_levels_over_http_and_silent_failure(tmp_path: Path) -> None:
         import _service_helpers as h
         orig = h.FakeEngine.synthesize
 
-        def silent(self, req):
-            res = orig(self, req)
+        def silent(self, req, cancel=None):
+            res = orig(self, req, cancel)
             res.audio = np.zeros(8 * res.sample_rate, np.float32)
             return res
         h.FakeEngine.synthesize = silent

@@ -61,10 +61,12 @@ def test_limits_and_errors(tmp_path: Path) -> None:
     with ThreadServer(state) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         r = c.post("/api/tts", json={"text": "x" * 21})
         assert r.status_code == 413 and r.json()["error_type"] == "text_too_long"
-        r = c.post("/api/tts", content=b'{"text": "' + b"y" * 2000 + b'"}')
+        r = c.post("/api/tts", content=b'{"text": "' + b"y" * 2000 + b'"}', headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error_type"] == "body_too_large"
-        r = c.post("/api/tts", content=b"not json")
+        r = c.post("/api/tts", content=b"not json", headers={"content-type": "application/json"})
         assert r.status_code == 422 and r.json()["error_type"] == "invalid_request"
+        r = c.post("/api/tts", content=b'{"text": "hi"}')                       # no Content-Type
+        assert r.status_code == 415 and r.json()["error_type"] == "unsupported_media_type"
         r = c.post("/api/tts", json={"text": "hi", "unknown": 1})
         assert r.status_code == 422
         r = c.post("/api/tts", json={"text": "bad"})
@@ -99,20 +101,20 @@ def test_overload_answers_429_at_once_and_never_hangs(tmp_path: Path) -> None:
         assert total == 12 and m.value("tts_rejected_total", {"reason": "overloaded"}) == codes.count(429)
 
 
-def test_timeout_504_keeps_slot_until_thread_ends(tmp_path: Path) -> None:
-    state, _ = make_state(tmp_path, max_concurrency=1, timeout_s=0.2)
+def test_timeout_504_frees_its_slot_and_cancels_the_synthesis(tmp_path: Path) -> None:
+    state, eng = make_state(tmp_path, max_concurrency=1, timeout_s=0.2)
     with ThreadServer(state) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         t0 = time.perf_counter()
-        r = c.post("/api/tts", json={"text": "sleep:0.8"})
+        r = c.post("/api/tts", json={"text": "sleep:30"})
         assert r.status_code == 504 and r.json()["error_type"] == "request_timeout"
         assert time.perf_counter() - t0 < 0.6
-        r2 = c.post("/api/tts", json={"text": "hi"})     # the slow thread still holds the only slot
-        assert r2.status_code == 429
-        assert c.get("/health").status_code == 200          # event loop not blocked
-        time.sleep(0.8)
-        assert c.post("/api/tts", json={"text": "hi"}).status_code == 200
+        assert state.in_flight == 0                               # the slot is free at once
+        r2 = c.post("/api/tts", json={"text": "hi"})             # and the only worker is free again
+        assert r2.status_code == 200 and time.perf_counter() - t0 < 2
+        assert eng.cancelled == 1 and c.get("/health").status_code == 200
     recs = [r["record"] for r in read_log(tmp_path) if r["record"]["extra"].get("event") == "request_timeout"]
     assert recs and recs[0]["extra"]["error_type"] == "request_timeout" and recs[0]["level"]["name"] == "ERROR"
+    assert "synthesis cancelled, slot freed" in recs[0]["message"]
 
 
 def test_reload_swaps_engine_and_keeps_serving(tmp_path: Path) -> None:
@@ -136,11 +138,12 @@ def test_reload_swaps_engine_and_keeps_serving(tmp_path: Path) -> None:
 
 def test_load_failure_reports_503_with_reason(tmp_path: Path) -> None:
     def factory():
-        raise OSError("libttsfrd.so: cannot open shared object file: No such file or directory")
+        raise OSError("/opt/models/libttsfrd.so: cannot open shared object file: No such file or directory")
     state = ServiceState(ServiceSettings(log_dir=tmp_path / "logs"), engine_factory=factory,
                          request_factory=FakeRequest)
     with ThreadServer(state) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         h = c.get("/health")
-        assert h.status_code == 503 and "libttsfrd.so" in h.json()["reason"]
+        assert h.status_code == 503 and "…/libttsfrd.so" in h.json()["reason"]
+        assert "/opt/" not in h.json()["reason"]                 # no server paths in answers
         r = c.post("/api/tts", json={"text": "hi"})
-        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert r.status_code == 503 and r.headers["retry-after"] == "1" and "/opt/" not in r.json()["detail"]
