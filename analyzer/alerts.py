@@ -494,6 +494,8 @@ def follow_logs(paths: list[str], config: AnalyzeConfig | None = None, *, sinks:
         while True:
             for rec in follower.poll():
                 emit(tracker.feed(rec))
+            for w in follower.new_warnings():  # rotation, truncation, unreadable files: said when seen
+                print(f"tts-analyze --follow: {w}", file=sys.stderr)
             emit(tracker.tick())
             if deadline is not None and time.monotonic() >= deadline:
                 break

@@ -188,10 +188,10 @@ class Follower:
             data = self._read_new(t)
             if data:
                 t.last_data = now
-                feed = t.reader.feed
+                reader = t.reader
                 for n, raw in self._lines(t, data):
                     self.stats.lines += 1
-                    feed(n, raw)
+                    reader.feed(n, raw)
                 t.reader.settle()  # a live file is read as it comes: no waiting for a full sniff sample
             elif now - t.last_data >= self.flush_after:
                 t.reader.flush()  # quiet: the pending record is complete

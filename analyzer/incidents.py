@@ -565,7 +565,7 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
     for e in eps:
         if templates and e.template_id is not None and e.template_id in templates:
             e.template = templates[e.template_id]
-    role_order = {"cause": 0, "symptom": 1}
+    role_order = {"cause": 0, "symptom": 1, "degradation": 2}
     eps.sort(key=lambda e: (e.start, role_order.get(e.kb.role if e.kb else "cause", 2), e.rank))
 
     drafts: list[_Draft] = []
@@ -606,6 +606,7 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
         drafts.append(_Draft(ep, [], ep.start, ep.end))
 
     incidents: list[Incident] = []
+    degraded: set[int] = set()  # ids of incidents that are no failure: a degradation or warnings only
     for d in drafts:
         root = d.root
         entry = root.kb or kb.unrecognised
@@ -670,17 +671,15 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                                   score=score if root.timed else None, anomalous_window=anomalous and root.timed,
                                   file=root.file, first_line=min(m.first_line for m in in_file),
                                   last_line=max(m.last_line for m in in_file), order=d.start.timestamp()))
+        if errors == 0 or entry.role == "degradation":
+            degraded.add(id(incidents[-1]))
     # ids in the order things happened; the list in that order too, real failures first (the first
     # incident is the earliest failure, not a degradation like a CPU fallback or a lone warning)
     incidents.sort(key=lambda i: (i.order, i.first_line))
     for n, inc in enumerate(incidents, 1):
         inc.id = f"INC-{n:03d}"
-    incidents.sort(key=lambda i: (not _real_failure(i), i.order, i.first_line))
+    incidents.sort(key=lambda i: (id(i) in degraded, i.order, i.first_line))
     return incidents
-
-
-def _real_failure(inc: Incident) -> bool:
-    return inc.errors > 0 and severity_rank(inc.severity) >= 1
 
 
 def _unrec_title(ep: Episode) -> str:

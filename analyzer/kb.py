@@ -29,7 +29,7 @@ __all__ = ["KBEntry", "KnowledgeBase", "load_kb", "DEFAULT_KB_PATH", "SEVERITIES
 
 DEFAULT_KB_PATH = Path(__file__).with_name("kb.yaml")
 SEVERITIES = ("low", "medium", "high", "critical")  # ascending
-ROLES = ("cause", "symptom")
+ROLES = ("cause", "symptom", "degradation")
 UNRECOGNISED = "unrecognised"
 _SLUG = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED = ("id", "title", "role", "severity", "patterns", "cause", "fix")

@@ -41,6 +41,7 @@ _TB_BODY_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|During han
                          r"The above exception was the direct cause|\^|~)")
 
 _NORMAL, _TB, _IPY, _MSG = 0, 1, 2, 3
+_TB_FIRST = frozenset(" \t\r\nTD^~")  # first characters _TB_BODY_RE can match
 # header-less lines that join a headered record (the old reader's continuation rule)
 _JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
 
@@ -72,7 +73,7 @@ class Assembler:
         self.has_format = has_format
         self.pending: Record | None = None
         self.headered = False
-        self.prefix: str | None = None
+        self.prefix: str | None = None  # the pending record's headered line
         self.in_tb = False
         self.extra: list[str] | None = None
         self.extra_bytes = 0
@@ -89,17 +90,22 @@ class Assembler:
     def record(self, rec: Record, text: str) -> None:
         """A headered line, parsed into ``rec``."""
         msg = rec.message
-        prefix = text[: len(text) - len(msg)] if text.endswith(msg) else None
-        p = self.pending
-        if p is not None and self.headered and prefix is not None and prefix == self.prefix \
-                and self._room() and self._same_header_continuation(msg):
-            self._append(msg)
-            self.in_tb = self.in_tb or msg.startswith(TB_START)
-            return
-        if p is not None:
+        if self.pending is not None:
+            if self.headered and (self.in_tb or msg[:1] in _TB_FIRST) and self._same_header_continuation(msg) \
+                    and self._room():
+                prefix = text[: len(text) - len(msg)] if text.endswith(msg) else None
+                if prefix is not None and prefix == self._pending_prefix():
+                    self._append(msg)
+                    self.in_tb = self.in_tb or msg.startswith(TB_START)
+                    return
             self._emit()
-        self._start(rec, True, prefix if msg else None)
-        self.in_tb = msg.startswith(TB_START) or rec.traceback is not None
+        self._start(rec, True, text)
+        self.in_tb = rec.traceback is not None or (msg[:1] == "T" and msg.startswith(TB_START))
+
+    def _pending_prefix(self) -> str | None:
+        """The header in front of the pending record's message (its line re-prefixes continue it)."""
+        t, m = self.prefix, self.pending.message if self.pending is not None else ""
+        return t[: len(t) - len(m)] if m and t is not None and t.endswith(m) else None
 
     def plain(self, n: int, text: str, meta: Inner | None = None) -> None:
         """A line without a header (``meta``: what its envelope knew)."""
@@ -111,7 +117,10 @@ class Assembler:
         if k == K.FENCE:
             return
         p = self.pending
-        if p is not None and self._room():
+        # an envelope entry that is a whole record, or has a level of its own and reads as plain text,
+        # is a new record, not the message of the one before
+        fresh = meta is not None and (meta.starts or (meta.level is not None and k == K.OTHER))
+        if p is not None and not fresh and self._room():
             if self.mode != _NORMAL:
                 if self._absorb_block(k, text):
                     return
@@ -133,12 +142,13 @@ class Assembler:
             rec.traceback = meta.traceback
         self._start(rec, False, None)
         if k == K.TB_START or k == K.FRAME:
-            self.mode = _TB
+            self.mode, self.seen_exc, self.msg_lines, self.exc_at = _TB, False, 0, []
         elif k == K.IPY_START:
-            self.mode = _IPY
+            self.mode, self.seen_exc, self.msg_lines, self.exc_at = _IPY, False, 0, []
             self.ipy_name = K.ipython_name(text)
         elif k == K.EXC:
-            self.mode, self.seen_exc = _MSG, True  # an exception line alone: its message may go on below
+            # an exception line alone: its message may go on below
+            self.mode, self.seen_exc, self.msg_lines, self.exc_at = _MSG, True, 0, []
         self.last_kind = k
 
     def unformatted(self, n: int, text: str) -> bool:
@@ -224,7 +234,8 @@ class Assembler:
         line re-prefixed with the same timestamp/level/source)."""
         return bool(_TB_BODY_RE.match(msg)) or (self.in_tb and (not msg.strip() or K.line_kind(msg) == K.EXC))
 
-    def _start(self, rec: Record, headered: bool, prefix: str | None) -> None:
+    def _start(self, rec: Record, headered: bool, text: str | None) -> None:
+        """``rec`` becomes the pending record (``text``: its headered line, for the prefix check)."""
         facts = self.facts
         facts.records += 1
         if rec.time is None:
@@ -234,9 +245,11 @@ class Assembler:
             self.last_time = rec.time
         if rec.level is not None:
             facts.leveled += 1
-        self.pending, self.headered, self.prefix = rec, headered, prefix
-        self.extra, self.extra_bytes, self.blanks = None, 0, 0
-        self.mode, self.seen_exc, self.msg_lines, self.exc_at = _NORMAL, False, 0, []
+        self.pending, self.headered, self.prefix = rec, headered, text
+        if self.extra is not None or self.blanks:
+            self.extra, self.extra_bytes, self.blanks = None, 0, 0
+        if self.mode != _NORMAL:
+            self.mode, self.seen_exc, self.msg_lines, self.exc_at = _NORMAL, False, 0, []
 
     def _emit(self) -> None:
         rec = self.pending

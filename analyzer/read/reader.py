@@ -61,7 +61,8 @@ class FileReader:
         self.out: list[Record] = []
         self.facts = FileFacts()
         self.asm = Assembler(name, self.out, self.facts, has_format=parser.fmt_re is not None)
-        self._sniffed = parser.fmt_re is not None  # a --log-format file is what the user said it is
+        self._sniffed = False
+        self._line_fn: Any = None
         self._sample: list[tuple[int, bytes]] = []
         self._prefix: Any = None      # per-file text envelope (quote, compose): a class with strip()
         self._bytes_env: Any = None   # per-file byte envelope (journald export): an instance
@@ -71,20 +72,24 @@ class FileReader:
 
     # -- feeding ------------------------------------------------------------------------------
     def feed(self, n: int, raw: bytes) -> None:
-        self._last_n = n
-        if not self._sniffed:
-            self._sample.append((n, raw))
-            if len(self._sample) >= SNIFF_LINES:
-                self.settle()
+        """One raw line. The first lines wait for the envelope sniff; after it ``feed`` is rebound to
+        the line path itself (look it up on the reader each time, do not keep a bound copy)."""
+        if self._sniffed:
+            self._line_fn(n, raw)
             return
-        self._line(n, raw)
+        self._last_n = n
+        self._sample.append((n, raw))
+        if len(self._sample) >= SNIFF_LINES:
+            self.settle()
 
     def settle(self) -> None:
         """Choose the per-file envelope from the lines seen so far and read them."""
         if self._sniffed:
             return
         self._sniffed = True
-        texts = [t for t in (raw.decode("utf-8", "replace").strip() for _n, raw in self._sample) if t]
+        # a --log-format file is what the user said it is
+        texts = [] if self.parser.fmt_re is not None else \
+            [t for t in (raw.decode("utf-8", "replace").strip() for _n, raw in self._sample) if t]
         env = sniff(texts)
         if env is not None:
             self.facts.envelope = env.name
@@ -93,8 +98,10 @@ class FileReader:
             else:
                 self._prefix = env
         sample, self._sample = self._sample, []
+        self._line_fn = self._line_format if self.parser.fmt_re is not None else self._line
+        self.feed = self._line_fn  # type: ignore[method-assign]
         for n, raw in sample:
-            self._line(n, raw)
+            self._line_fn(n, raw)
 
     def flush(self) -> None:
         """End of the file (or of what it holds for now): every pending record comes out."""
@@ -106,7 +113,22 @@ class FileReader:
         self.asm.flush()
 
     # -- one line -----------------------------------------------------------------------------
+    def _line_format(self, n: int, raw: bytes) -> None:
+        """``--log-format``: the header the user gave, else a continuation of the record before."""
+        self._last_n = n
+        text = decode_line(raw, self.name, n, self.stats)
+        if text is None:
+            return
+        if "\r" in text:
+            text = _last_segment(text)
+        rec = self.parser.parse_format(text, self.name, n)
+        if rec is not None:
+            self.asm.record(rec, text)
+        elif not self.asm.unformatted(n, text) and text.strip():
+            self.stats.bad(self.name, n, "line does not match the log format", text)
+
     def _line(self, n: int, raw: bytes) -> None:
+        self._last_n = n
         if self._bytes_env is not None:
             for inner in self._bytes_env.feed_raw(raw):
                 self._inner(n, inner)
@@ -143,13 +165,6 @@ class FileReader:
         elif c == "(" and "pid=" in text[:64]:
             text = _RAY_RE.sub("", text, count=1)
         parser = self.parser
-        if parser.fmt_re is not None:
-            rec = parser.parse_format(text, self.name, n)
-            if rec is not None:
-                self.asm.record(apply_meta(rec, meta), text)
-            elif not self.asm.unformatted(n, text) and text.strip():
-                self.stats.bad(self.name, n, "line does not match the log format", text)
-            return
         s = text.lstrip()[:1]
         if s == "{":
             s = text.strip()
@@ -215,11 +230,10 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
     name = display or ("<stdin>" if path == "-" else path)
     reader = FileReader(name, parser, stats)
     out = reader.out
-    feed = reader.feed
     lines = 0
     for n, raw in iter_raw_lines(path, stats, name):
         lines += 1
-        feed(n, raw)
+        reader.feed(n, raw)
         if out:
             stats.records += len(out)
             yield from out

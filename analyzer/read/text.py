@@ -83,6 +83,12 @@ def _glog(m: re.Match[str], text: str, name: str, n: int, parse_times: bool) -> 
 def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record | None:
     """A headered record from ``text``, or ``None`` when the line has no header."""
     c = text[:1]
+    if c == "[" and text[11:12] == " " and text[20:22] in (" +", " -"):
+        m = _GUNICORN_RE.match(text)
+        if m is not None:
+            time = parse_time(m.group("ts")) if parse_times else None
+            return Record(time, norm_level(m.group("level")), m.group("msg"), name, n,
+                          {"pid": int(m.group("pid"))}, text)
     if c.isdigit() or c == "[":
         m = _TEXT_RE.match(text)
         if m is not None:
@@ -98,11 +104,6 @@ def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record
             time = parse_time(ts.replace(" UTC", "+00:00")) if parse_times else None
             return Record(time, lvl, msg, name, n, fields, text)
         if c == "[":
-            m = _GUNICORN_RE.match(text)
-            if m is not None:
-                time = parse_time(m.group("ts")) if parse_times else None
-                return Record(time, norm_level(m.group("level")), m.group("msg"), name, n,
-                              {"pid": int(m.group("pid"))}, text)
             m = _BRACKET_RE.match(text)
             if m is not None:
                 time = parse_time(m.group("ts")) if parse_times else None

@@ -23,6 +23,15 @@ def span(start: datetime, end: datetime) -> str:
     return f"{ts(start)} → {ts(end, date=not same_day)} UTC ({dur})"
 
 
+def when(inc: Any) -> str:
+    """An incident's place: its time span when the logs have times, else "time unknown"; then the
+    file and line span it was read from."""
+    where = f"{short_file(inc.file)} lines {inc.first_line}–{inc.last_line}" if inc.file else ""
+    if inc.start is None:
+        return "time unknown" + (f" · {where}" if where else "")
+    return span(inc.start, inc.end) + (f" · {where}" if where else "")
+
+
 def short_file(path: str) -> str:
     return os.path.basename(path) or path
 

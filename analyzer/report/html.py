@@ -6,7 +6,7 @@ import html
 import io
 from typing import Any
 
-from analyzer.report._common import pct, request_list, short_file, span, ts
+from analyzer.report._common import pct, request_list, short_file, ts, when
 
 __all__ = ["render", "timeline_svg"]
 
@@ -53,6 +53,8 @@ def timeline_svg(result: Any) -> str:
         ax2.axhline(1.0, color="#1f4e79", ls="--", lw=0.8)
         ax2.set_ylabel("anomaly score (1 = alarm)")
         for inc in result.incidents:
+            if inc.start is None:  # no time: not on the time axis
+                continue
             ax.axvspan(inc.start, max(inc.end, inc.start + pd.Timedelta(result.window) / 4),
                        color=_SEV_COLORS.get(inc.severity, "#999"), alpha=0.15)
             ax.annotate(inc.id, (mdates.date2num(inc.start), 1), xycoords=("data", "axes fraction"),
@@ -92,7 +94,7 @@ def render(result: Any, *, max_incidents: int = 100) -> str:
         rc = inc.root_cause
         parts.append(f"<div class='inc'><h2><span class='sev {e(inc.severity)}'>{e(inc.severity.upper())}</span> "
                      f"{e(inc.id)} · <code>{e(rc.kb_id)}</code> {e(rc.title)}</h2>")
-        parts.append(f"<p><b>When</b> {e(span(inc.start, inc.end))} · <b>volume</b> {inc.records} records, "
+        parts.append(f"<p><b>When</b> {e(when(inc))} · <b>volume</b> {inc.records} records, "
                      f"{inc.errors} errors · <b>requests</b> {e(request_list(inc, 8))}</p>")
         if rc.evidence:
             parts.append("<pre>" + "\n".join(e(f"{short_file(x.file)}:{x.line}  {x.text}") for x in rc.evidence[:6])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.report._common import pct, request_list, short_file, span, ts
+from analyzer.report._common import pct, request_list, short_file, ts, when
 
 __all__ = ["render"]
 
@@ -27,7 +27,7 @@ def render(result: Any, *, max_incidents: int = 50) -> str:
     for inc in result.incidents[:max_incidents]:
         rc = inc.root_cause
         out += [f"## {inc.id} · {inc.severity.upper()} · `{rc.kb_id}` {rc.title}", "",
-                f"- **When:** {span(inc.start, inc.end)}",
+                f"- **When:** {when(inc)}",
                 f"- **Volume:** {inc.records} records, {inc.errors} errors",
                 f"- **Requests:** {request_list(inc, 8)}",
                 f"- **Cause:** {rc.cause}" if rc.cause else "",

@@ -1,4 +1,4 @@
-"""The terminal report (rich): incidents ranked by severity, each with time span, counts, affected
+"""The terminal report (rich): incidents (real failures first, in the order they happened), each with its time or line span, counts, affected
 request ids, the root cause with evidence lines (file:line), its symptoms and the KB fix; then
 exception groups, new templates, bad lines and the summary."""
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from analyzer.report._common import SEVERITY_STYLE, pct, request_list, short_file, span, ts
+from analyzer.report._common import SEVERITY_STYLE, pct, request_list, short_file, ts, when
 
 __all__ = ["render", "print_report"]
 
@@ -36,7 +36,7 @@ def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8) -> list
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column(overflow="fold")
-        grid.add_row("when", span(inc.start, inc.end))
+        grid.add_row("when", when(inc))
         grid.add_row("volume", f"{inc.records:,} record{'s' if inc.records != 1 else ''}, {inc.errors:,} "
                      f"error{'s' if inc.errors != 1 else ''}"
                      + (f", window score {inc.score:.1f}" if inc.score is not None else ""))

@@ -53,6 +53,37 @@ def test_copytruncate(tmp_path):
     assert any("shrank" in w for w in stats.warnings)
 
 
+def test_copytruncate_refilled_past_the_old_offset(tmp_path):
+    """Truncated and written again beyond the old size before the next poll: the file never
+    shrank as far as sizes go, its first bytes tell (the head fingerprint)."""
+    log = tmp_path / "svc.log"
+    _write(log, 0, 3)
+    stats = ReadStats()
+    f = Follower([str(log)], stats=stats, flush_after=0.0)
+    got = f.poll()
+    with open(log, "w") as fh:  # same inode: copy-truncate, then the service goes on writing
+        for i in range(3, 13):
+            fh.write(f"2024-06-15 10:00:01 INFO message number {i}\n")
+    got += f.poll() + f.poll() + f.flush()
+    assert _numbers(got) == list(range(13))
+    assert any("rewritten in place" in w for w in stats.warnings)
+    assert f.new_warnings() and not f.new_warnings()  # each warning handed out once
+
+
+def test_follow_reads_docker_json_file_lines(tmp_path):
+    import json
+
+    log = tmp_path / "c-json.log"
+    lines = ["2024-06-15 10:00:00,001 ERROR synth failed\n", "Traceback (most recent call last):\n",
+             '  File "x.py", line 1, in f\n', "ValueError: bad\n"]
+    log.write_text("".join(json.dumps({"log": x, "stream": "stderr", "time": "2024-06-15T10:00:00.1Z"}) + "\n"
+                           for x in lines))
+    f = Follower([str(log)], flush_after=0.0)
+    got = f.poll() + f.flush()
+    assert len(got) == 1 and got[0].level == "ERROR" and got[0].traceback.endswith("ValueError: bad")
+    assert got[0].fields["stream"] == "stderr"
+
+
 def test_generator_in_a_thread_with_traceback(tmp_path):
     log = tmp_path / "console.log"
     log.write_text("")

@@ -18,6 +18,9 @@ class Inner:
     fields : collector fields kept on the record (``stream``, ``unit``, ``service.name``, ...).
     traceback : a stack trace the envelope carried beside the message (ECS ``error.stack_trace``,
         OTel ``exception.stacktrace``).
+    starts : the entry is a whole log record (sent by a logging library), so its text never continues
+        the record before it; ``False`` for captured output, where each line is an entry (Docker, CRI,
+        journald's stdout transport) and a traceback spans entries.
     """
 
     text: str
@@ -25,3 +28,4 @@ class Inner:
     level: str | None = None
     fields: dict[str, Any] | None = None
     traceback: str | None = None
+    starts: bool = False

@@ -53,7 +53,7 @@ class Ecs:
             fields["error"] = emsg
         lvl = _get(obj, "log.level")
         return [Inner(msg, parse_time(obj.get("@timestamp")), norm_level(lvl) if lvl is not None else None, fields,
-                      stack if isinstance(stack, str) else None)]
+                      stack if isinstance(stack, str) else None, starts=lvl is not None)]
 
     def flush(self) -> list[Inner]:
         return []

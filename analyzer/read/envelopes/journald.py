@@ -2,6 +2,9 @@
 lines, entries separated by a blank line, binary-safe fields as ``KEY`` + 64-bit little-endian length +
 bytes). ``MESSAGE`` is the service's text (bytes arrays decoded), ``__REALTIME_TIMESTAMP`` (µs) its time.
 
+An entry sent through the journal API (``_TRANSPORT=journal``/``syslog``) is a whole record; captured
+stdout/stderr (``_TRANSPORT=stdout``) is one entry a line, so a traceback spans entries and is joined.
+
 ``PRIORITY`` is kept as a level only when it says warning or worse (0..4): output captured from
 stdout/stderr is logged at 6 (info) whatever it says, so 5..7 mean "unknown" and the text decides."""
 from __future__ import annotations
@@ -49,7 +52,9 @@ def _entry(get: Any) -> Inner | None:
         v = _text(get(key))
         if v is not None:
             fields[name] = int(v) if name == "pid" and v.isdigit() else v
-    return Inner(msg.rstrip("\n"), time, _PRIORITY.get(_text(get("PRIORITY")) or ""), fields)
+    transport = _text(get("_TRANSPORT"))
+    starts = transport in ("journal", "syslog", "kernel", "audit") or "\n" in msg.rstrip("\n")
+    return Inner(msg.rstrip("\n"), time, _PRIORITY.get(_text(get("PRIORITY")) or ""), fields, starts=starts)
 
 
 class JournaldJson:

@@ -87,7 +87,8 @@ def _record(rec: dict[str, Any], resource: dict[str, Any]) -> Inner | None:
         fields["error_type"] = attrs["exception.type"]
     time = _nanos(rec.get("timeUnixNano", rec.get("time_unix_nano"))) or \
         _nanos(rec.get("observedTimeUnixNano")) or parse_time(rec.get("timestamp"))
-    return Inner(text, time, _level(rec), fields, tb if isinstance(tb, str) else None)
+    level = _level(rec)  # a record with a severity came from a logging SDK: a whole record
+    return Inner(text, time, level, fields, tb if isinstance(tb, str) else None, starts=level is not None)
 
 
 class OtelJson:
