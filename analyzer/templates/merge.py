@@ -1,0 +1,232 @@
+"""The generalizing layer over Drain's clusters: which positions are variables, which clusters are one.
+
+Drain groups messages of one length under a prefix tree and a similarity threshold. It errs both
+ways on logs it was not set up for: a constant word that differs (``Failed password`` / ``Failed
+none``) is folded into ``<*>`` when the rest is similar, and a variable word at the front (a user,
+a host) puts copies of one template on different branches. This layer corrects both from counts, with
+one number ``k``:
+
+* **slots** - per cluster and position, the distinct values seen (at most ``k`` kept). A position
+  whose values are at most ``k`` plain words is constant; more, or any variable-looking value, and it
+  is a variable (``None``).
+* **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
+* **family merge** - clusters equal but at one position, more than ``k`` of them or one holding a
+  variable there (Brain's observation: a position whose values vary a lot across a group of otherwise
+  equal messages is a variable).
+
+Cost: families index each template under each of its positions, O(L^2) per new or changed cluster;
+templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip the family merge.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+__all__ = ["ClusterMerger", "is_variable", "MAX_FAMILY_TOKENS"]
+
+MAX_FAMILY_TOKENS = 64
+_VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
+_MASK = re.compile(r"<[A-Za-z0-9_*]+>")
+
+
+_KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
+
+
+def kv_key(token: str) -> str | None:
+    """``key=`` / ``key:`` of a ``key=value`` or ``key:value`` token, else None."""
+    m = _KV.fullmatch(token)
+    return m.group(1) if m is not None else None
+
+
+def blind(token: str) -> str:
+    """The token with what is surely variable blanked: a digit or mask -> ``<*>``, ``k=v`` -> ``k=<*>``."""
+    if _VAR.search(token) is None:
+        m = _KV.fullmatch(token)
+        return token if m is None else m.group(1) + "<*>"
+    m = _KV.fullmatch(token)
+    if m is not None and _VAR.search(m.group(1)) is None:
+        return m.group(1) + "<*>"
+    return "<*>"
+
+
+def is_mask(token: str) -> bool:
+    """A token that is one mask (``<*>``, ``<NUM>``) and nothing else."""
+    return token[:1] == "<" and _MASK.fullmatch(token) is not None
+
+
+def is_variable(token: str) -> bool:
+    """A token holding a digit or a mask (``<*>``, ``<NUM>``): a variable whatever the counts say."""
+    return _VAR.search(token) is not None
+
+
+def _variable_form(token: str) -> str:
+    """How a token reads at a variable position: ``<*>``, ``key=<*>``, or itself when already masked."""
+    m = _KV.fullmatch(token)
+    if m is not None:
+        return m.group(1) + "<*>"
+    return token if "<" in token else "<*>"
+
+
+class ClusterMerger:
+    """Union-find over Drain cluster ids plus the slot and family statistics (see module doc)."""
+
+    def __init__(self, k: int, *, enabled: bool = True):
+        self.k = int(k)
+        self.enabled = enabled
+        self.parent: dict[int, int] = {}                 # cluster id -> parent (absent: itself)
+        self.members: dict[int, list[int]] = {}          # root -> merged ids (for k=0 templates)
+        self.slots: dict[int, list[set[str] | None]] = {}  # root -> per position: words seen / None
+        self.sig: dict[tuple[str, ...], int] = {}        # variable-blind template -> a cluster id
+        self.fam: dict[tuple[int, tuple[str, ...]], list] = {}  # (pos, rest) -> [ids, words, has_var]
+
+    # -- union-find ----------------------------------------------------------------------------
+    def find(self, cid: int) -> int:
+        parent = self.parent
+        root = cid
+        while root in parent:
+            root = parent[root]
+        while cid != root:  # path compression
+            nxt = parent[cid]
+            parent[cid] = root
+            cid = nxt
+        return root
+
+    def _union(self, a: int, b: int) -> tuple[int, bool]:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra, False
+        keep, drop = min(ra, rb), max(ra, rb)
+        self.parent[drop] = keep
+        self.members.setdefault(keep, []).extend([drop] + self.members.pop(drop, []))
+        sa, sb = self.slots.get(keep), self.slots.pop(drop, None)
+        if sb is not None:
+            if sa is None:
+                self.slots[keep] = sb
+            elif len(sa) == len(sb):
+                k = self.k
+                for i, (x, y) in enumerate(zip(sa, sb)):
+                    if x is None or y is None:
+                        sa[i] = None
+                    elif x != y:
+                        u = x | y
+                        sa[i] = None if len(u) > k else u
+        return keep, True
+
+    # -- merges --------------------------------------------------------------------------------
+    def register(self, cid: int, template: Iterable[str]) -> bool:
+        """A Drain cluster was created or its template changed: index it, merge what it joins.
+        True when clusters were merged (ids handed out so far may fold)."""
+        if not self.enabled:
+            return False
+        toks = tuple(template)
+        blind_toks = tuple(blind(t) for t in toks)
+        merged = False
+        other = self.sig.get(blind_toks)
+        if other is None:
+            self.sig[blind_toks] = cid
+        else:
+            merged = self._union(other, cid)[1] or merged
+        if self.k and 2 <= len(blind_toks) <= MAX_FAMILY_TOKENS:
+            k = self.k
+            for i, t in enumerate(blind_toks):
+                if "<" in t:
+                    continue
+                rest = blind_toks[:i] + blind_toks[i + 1:]
+                if all(r == "<*>" for r in rest):
+                    continue   # nothing constant left to say the messages are alike
+                key = (i, rest)
+                fam = self.fam.get(key)
+                if fam is None:
+                    self.fam[key] = [[cid], {t}, False]
+                    continue
+                if cid not in fam[0]:
+                    fam[0].append(cid)
+                if len(fam[1]) <= k:
+                    fam[1].add(t)
+                if len(fam[1]) > k and len(fam[0]) > 1:
+                    ids = fam[0]
+                    for j in ids[1:]:
+                        merged = self._union(ids[0], j)[1] or merged
+                    fam[0] = [self.find(ids[0])]   # one cluster now; later members merge into it
+        return merged
+
+    # -- slots ---------------------------------------------------------------------------------
+    def observe(self, root: int, tokens: list[str]) -> bool:
+        """Record the values of one message of cluster ``root``; True when a position just turned
+        variable (ids handed out so far may fold)."""
+        if not self.k:
+            return False
+        pv = self.slots.get(root)
+        if pv is None:
+            self.slots[root] = [None if is_mask(w) else {w} for w in tokens]
+            return False
+        if len(pv) != len(tokens):  # cannot happen for Drain clusters (one length each); stay safe
+            return False
+        flipped = False
+        k = self.k
+        for i, w in enumerate(tokens):
+            vals = pv[i]
+            if vals is None or w in vals:
+                continue
+            if len(vals) >= k or is_mask(w) or (kv_key(w) is not None and kv_key(w) == kv_key(next(iter(vals)))):
+                pv[i] = None
+                flipped = True
+            else:
+                vals.add(w)
+        return flipped
+
+    def generalize(self, root: int, tokens: Iterable[str]) -> tuple[str, ...]:
+        """A message's tokens with every variable position of its cluster written ``<*>``."""
+        pv = self.slots.get(root)
+        toks = tuple(tokens)
+        if pv is None or len(pv) != len(toks):
+            return toks
+        return tuple(t if v is not None else _variable_form(t) for v, t in zip(pv, toks))
+
+    def template_tokens(self, root: int, clusters: Mapping[int, Any]) -> tuple[str, ...] | None:
+        """Drain's templates of ``root`` and its merged clusters, differing positions as ``<*>`` (k=0)."""
+        c = clusters.get(root)
+        if c is None:
+            return None
+        toks = list(c.log_template_tokens)
+        for m in sorted(self.members.get(root, ())):
+            other = clusters.get(m)
+            if other is not None and len(other.log_template_tokens) == len(toks):
+                toks = [a if a == b else "<*>" for a, b in zip(toks, other.log_template_tokens)]
+        return tuple(toks)
+
+    # -- plain data ----------------------------------------------------------------------------
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "parent": [[c, p] for c, p in self.parent.items()],
+            "slots": [[r, [None if v is None else sorted(v) for v in pv]] for r, pv in self.slots.items()],
+            "sig": [[list(s), c] for s, c in self.sig.items()],
+            "fam": [[i, list(rest), ids, sorted(words), bool(var)] for (i, rest), (ids, words, var) in self.fam.items()],
+        }
+
+    def load_data(self, data: Mapping[str, Any], check: Any) -> None:
+        """Fill from :meth:`to_data`'s output; ``check(cond, what)`` raises on a malformed part."""
+        ints, strs = check.ints, check.strs
+        self.parent = {}
+        for pair in check.list(data.get("parent"), "merge.parent"):
+            c, p = check.pair(pair, "merge.parent")
+            check(ints(p) < ints(c), "merge.parent")   # merges keep the smaller id: no cycles
+            self.parent[c] = p
+        self.members = {}
+        for c in self.parent:
+            self.members.setdefault(self.find(c), []).append(c)
+        self.slots = {}
+        for pair in check.list(data.get("slots"), "merge.slots"):
+            r, pv = check.pair(pair, "merge.slots")
+            self.slots[ints(r)] = [None if v is None else set(strs(v)) for v in check.list(pv, "merge.slots")]
+        self.sig = {}
+        for pair in check.list(data.get("sig"), "merge.sig"):
+            s, c = check.pair(pair, "merge.sig")
+            self.sig[tuple(strs(s))] = ints(c)
+        self.fam = {}
+        for row in check.list(data.get("fam"), "merge.fam"):
+            check(isinstance(row, list) and len(row) == 5, "merge.fam")
+            i, rest, ids, words, var = row
+            check(isinstance(var, bool), "merge.fam")
+            self.fam[(ints(i), tuple(strs(rest)))] = [[ints(x) for x in check.list(ids, "merge.fam")],
+                                                     set(strs(words)), var]
