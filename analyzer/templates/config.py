@@ -38,7 +38,7 @@ class TemplateConfig:
 
     masking: tuple[tuple[str, str], ...] = DEFAULT_MASKING
     typed_masks: bool = False
-    sim_th: float = 0.5
+    sim_th: float = 0.6
     depth: int = 4
     max_children: int = 100
     max_clusters: int | None = None

@@ -10,9 +10,11 @@ one number ``k``:
   whose values are at most ``k`` plain words is constant; more, or any variable-looking value, and it
   is a variable (``None``).
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
-* **family merge** - clusters equal but at one position, more than ``k`` of them or one holding a
-  variable there (Brain's observation: a position whose values vary a lot across a group of otherwise
-  equal messages is a variable).
+* **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
+  observation: a position whose values vary a lot across a group of otherwise equal messages is a
+  variable). Not at the leading positions Drain's prefix tree branches on: there Drain's own rule holds
+  (a word that starts a message names the event; digits and more than ``max_children`` words go to
+  its wildcard branch).
 
 Cost: families index each template under each of its positions, O(L^2) per new or changed cluster;
 templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip the family merge.
@@ -70,9 +72,10 @@ def _variable_form(token: str) -> str:
 class ClusterMerger:
     """Union-find over Drain cluster ids plus the slot and family statistics (see module doc)."""
 
-    def __init__(self, k: int, *, enabled: bool = True):
+    def __init__(self, k: int, *, enabled: bool = True, keyed: int = 0):
         self.k = int(k)
         self.enabled = enabled
+        self.keyed = keyed     # leading positions Drain's prefix tree branches on: left to Drain
         self.parent: dict[int, int] = {}                 # cluster id -> parent (absent: itself)
         self.members: dict[int, list[int]] = {}          # root -> merged ids (for k=0 templates)
         self.slots: dict[int, list[set[str] | None]] = {}  # root -> per position: words seen / None
@@ -129,7 +132,7 @@ class ClusterMerger:
         if self.k and 2 <= len(blind_toks) <= MAX_FAMILY_TOKENS:
             k = self.k
             for i, t in enumerate(blind_toks):
-                if "<" in t:
+                if "<" in t or i < self.keyed:
                     continue
                 rest = blind_toks[:i] + blind_toks[i + 1:]
                 if all(r == "<*>" for r in rest):

@@ -36,7 +36,7 @@ from .tokens import Masker
 
 __all__ = ["TemplateMiner", "TemplateMatch"]
 
-_MASK_TOKEN = re.compile(r"<[A-Za-z0-9_*]+>")
+_VAR_RUN = re.compile(r"(?:<[A-Za-z0-9_*]+>|[^\w\s<>])+")
 
 
 class TemplateMatch(NamedTuple):
@@ -60,7 +60,7 @@ class TemplateMiner:
         self.drain = self._new_drain()
         self.masker = Masker(c.masking, c.typed_masks, memo_size=c.cache_size)
         self._k = c.split_max_values
-        self.merger = ClusterMerger(self._k, enabled=c.merge_variables)
+        self.merger = ClusterMerger(self._k, enabled=c.merge_variables, keyed=c.depth - 3)
         self._cache: dict[str, tuple[int, int]] = {}   # masked -> (template id, Drain cluster id)
         self._keys: dict[str, int] = {}                # template key -> id
         self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
@@ -137,12 +137,14 @@ class TemplateMiner:
         return self.merger.template_tokens(canon, self.drain.id_to_cluster) or tuple(tokens)
 
     def _key(self, toks: tuple[str, ...]) -> str:
+        """The id key: the template text, with each run of variable tokens (masks and punctuation
+        only, like ``<*>``, ``<*>,``, ``(<*>)``) read as one ``<*>`` when ``merge_runs``."""
         if not self.config.merge_runs:
             return " ".join(toks)
         out: list[str] = []
         prev_var = False
         for t in toks:
-            var = t == "<*>" or (t[:1] == "<" and _MASK_TOKEN.fullmatch(t) is not None)
+            var = "<" in t and _VAR_RUN.fullmatch(t) is not None
             if var and prev_var:
                 continue
             out.append("<*>" if var else t)
@@ -250,7 +252,7 @@ class TemplateMiner:
 
     def _reset(self) -> None:
         self.drain = self._new_drain()
-        self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables)
+        self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
         for d in (self._cache, self._keys, self._origin, self._text, self._counts, self._tmpl_cache):
             d.clear()
 

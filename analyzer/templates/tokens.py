@@ -7,15 +7,15 @@ are variables), not the vocabulary of one data set:
 ========  =========================================================================================
 URL       ``scheme://...``
 PATH      ``/a/b``, ``~/x``, ``./x``, ``C:\\x``: a path (even of one segment)
-HOSTPORT  ``name.domain:port``
-IPV4      ``10.0.0.1`` (a port after ``:`` is a number piece of its own)
+HOSTPORT  the host of ``name.domain:port`` (the port is a NUM piece)
+IPV4      ``10.0.0.1`` (a port after it is a NUM piece: ``<*>:<*>``)
 HEXCOLON  ``hh:hh:hh...``: IPv6, MAC addresses, ``12:30:59`` clock times
 DATE      a calendar date written with a month name: ``Sat Jul 9 22:16:30 2005``, ``Jun 14``
 QUOTED    the inside of a double-quoted string of several words (``tag="View Lock"``): free text that
           would otherwise break the alignment of tokens; a one-word quoted value is left to the counts
 QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
           with the magnitude
-HEX       eight or more hex digits (a hash, ``ffffffff``), optionally ``0x``-prefixed
+HEX       eight or more hex digits of one case (a hash, ``ffffffff``); ``0x1f`` is a NUM piece
 WORDVAL   values written as words: ``true``, ``false``, ``null`` and the default accounts ``root``,
           ``admin`` (any case; the Loghub-2.0 annotation rules BL and US)
 NUM       any other *piece* holding a digit. A piece is what lies between delimiters (white space and
@@ -42,9 +42,9 @@ _START = f"(?<!{_P})"                    # at a piece boundary
 
 TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("URL", r"(?<![\w.+\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s\"'<>]*+"),
-    ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^\s/=,;()\[\]{{}}\"'<>|]++(?:/[^\s/=,;()\[\]{{}}\"'<>|]*+)*+"
+    ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/]++(?:/[^{_D}/]*+)*+"
              r"|(?<![\w])[A-Za-z]:\\[^\s\"'<>|]*+"),
-    ("HOSTPORT", rf"{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++:\d{{1,5}}(?!{_P})"),
+    ("HOSTPORT", rf"{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P}))"),
     ("IPV4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"),
     ("HEXCOLON", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])"),
     ("DATE", r"(?<!\w)(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?[ \t]++)?"
@@ -52,9 +52,9 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
              r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"
              r"(?:[ \t]++\d{4}(?!\w))?"),
     ("QUOTED", r"(?<=[\s=:(\[{,]\")(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
-    ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|\u00b5s|ms|s|sec|secs|min|mins|h|hrs?)"
+    ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
                  rf"(?!{_P})"),
-    ("HEX", rf"{_START}(?:0[xX])?(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),
+    ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),
     ("WORDVAL", r"(?<![\w\-])(?i:true|false|null|root|admin)(?![\w\-])"),
     ("NUM", rf"{_START}(?=[^{_D}\d]*+\d)(?![A-Za-z]{{1,12}}\d{{1,2}}(?!{_P})){_P}++"),
 )
