@@ -207,8 +207,13 @@ class TemplateMiner:
 
     # -- queries -----------------------------------------------------------------------------
     def templates(self) -> dict[int, str]:
-        """Every template id ever given out -> its current text."""
-        return {pid: self.template(pid) for pid in sorted(self._origin)}
+        """Every template id ever given out -> its current text (an id folded into another reads
+        as that one; the ids they fold into are included, even when first named here)."""
+        while True:
+            n = len(self._origin)
+            out = {pid: self.template(pid) for pid in sorted(self._origin)}
+            if len(self._origin) == n:
+                return out
 
     def counts(self) -> dict[int, int]:
         return dict(self._counts)

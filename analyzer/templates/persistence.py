@@ -218,7 +218,7 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
             c = LogCluster(toks, cid)
             c.size = size
             clusters[cid] = c
-        max_depth = miner.drain.max_node_depth + 2
+        max_depth = miner.drain.max_node_depth   # root, token count, then depth - 3 token levels
 
         def node(v: Any, depth: int) -> Any:
             check(isinstance(v, list) and len(v) == 2 and isinstance(v[1], dict) and depth <= max_depth,

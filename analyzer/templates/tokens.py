@@ -20,9 +20,10 @@ WORDVAL   values written as words: ``true``, ``false``, ``null`` and the default
           ``admin`` (any case; the Loghub-2.0 annotation rules BL and US)
 NUM       any other *piece* holding a digit. A piece is what lies between delimiters (white space and
           ``= : , ; ( ) [ ] { } " ' < > |``), so ``key=42`` keeps ``key=`` and ``onExtend:151403``
-          keeps ``onExtend:``. Not masked: a short word with a digit or two at its end (``ssh2``,
-          ``eth0``, ``utf8``): those are names until the data shows them varying (the miner's merge
-          treats any digit as a variable position).
+          keeps ``onExtend:``. Not masked: names with a digit or two, a short word ending in them
+          (``ssh2``, ``eth0``) or runs of one or two digits inside letters (``jk2_init``, ``log4j``):
+          names until the data shows them varying (the miner's merge treats any digit as a variable
+          position).
 ========  =========================================================================================
 
 Every pattern starts only at a piece boundary (a look-behind) and uses possessive quantifiers, so a
@@ -39,6 +40,9 @@ __all__ = ["TOKEN_CLASSES", "Masker", "DIGITS_TO_ONE", "digit_blind", "has_digit
 _D = r"\s=:,;()\[\]{}\"'<>|"          # piece delimiters
 _P = f"[^{_D}]"                          # one piece character
 _START = f"(?<!{_P})"                    # at a piece boundary
+# a name with a digit or two: ``ssh2``, ``eth0`` (short word, digits at the end) or ``jk2_init``,
+# ``log4j``, ``HttpServer2$Filter``, ``mapreduce.v2.api`` (one or two runs of 1-2 digits inside letters)
+_NAME = r"(?:[A-Za-z]{1,12}\d{1,2}|[A-Za-z][A-Za-z_.$\-]*+(?:\d{1,2}+[A-Za-z_.$\-]++){1,2}+)"
 
 TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("URL", r"(?<![\w.+\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s\"'<>]*+"),
@@ -56,7 +60,7 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
                  rf"(?!{_P})"),
     ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),
     ("WORDVAL", r"(?<![\w\-])(?i:true|false|null|root|admin)(?![\w\-])"),
-    ("NUM", rf"{_START}(?=[^{_D}\d]*+\d)(?![A-Za-z]{{1,12}}\d{{1,2}}(?!{_P})){_P}++"),
+    ("NUM", rf"{_START}(?=[^{_D}\d]*+\d)(?!{_NAME}(?!{_P})){_P}++"),
 )
 
 DIGITS_TO_ONE = bytes.maketrans(b"0123456789", b"1111111111")
