@@ -176,14 +176,15 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
               help="logparser header format, e.g. '<Date> <Time> <Level> <Content>' (default: auto-detect "
                    "JSON / timestamp+level prefixes).")
 @click.option("--state", "state_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for the template state: ids stay stable between runs.")
+              help="Folder for the template state (plain JSON): ids stay stable between runs; an unusable "
+                   "state is moved aside, never overwritten.")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
               help="TOML file with a [templates] table (TemplateConfig fields).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--top", default=50, show_default=True, help="Templates shown by --format table.")
 def templates(paths: tuple[str, ...], log_format: str | None, state_dir: str | None, config_path: str | None,
               fmt: str, top: int) -> int:
-    """Mine log templates (Drain3 + masking); print per-line CSV or a template summary.
+    """Mine log templates (token classes, Drain3's tree, a generalizing merge); print CSV or a summary.
 
     \b
     --format csv prints LineId,EventId,EventTemplate (logparser structured-CSV columns).
