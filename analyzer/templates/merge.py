@@ -7,8 +7,8 @@ a host) puts copies of one template on different branches. This layer corrects b
 one number ``k``:
 
 * **slots** - per cluster and position, the distinct values seen (at most ``k`` kept). A position
-  whose values are at most ``k`` plain words is constant; more, or any variable-looking value, and it
-  is a variable (``None``).
+  whose values are at most ``k`` plain words is constant; more, or a mask, and it is a variable. The
+  value of ``key=value`` / ``key:value`` is a variable as soon as it changes (the key stays).
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
 * **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
@@ -61,12 +61,48 @@ def is_variable(token: str) -> bool:
     return _VAR.search(token) is not None
 
 
-def _variable_form(token: str) -> str:
-    """How a token reads at a variable position: ``<*>``, ``key=<*>``, or itself when already masked."""
-    m = _KV.fullmatch(token)
-    if m is not None:
-        return m.group(1) + "<*>"
-    return token if "<" in token else "<*>"
+def add_to_slot(slot: set[str] | str | None, w: str, k: int) -> set[str] | str | None:
+    """The slot after seeing value ``w``. A slot is the set of plain values seen (constant while at
+    most ``k``) or, once variable, the common key (``str``) of ``key=value`` values or ``None``; it
+    only ever goes from constant to variable."""
+    if slot is None:
+        return None
+    key = kv_key(w)
+    if type(slot) is str:
+        return slot if key == slot else None
+    if w in slot:
+        return slot
+    if is_mask(w):
+        return None
+    if key is not None and all(kv_key(v) == key for v in slot):
+        return key                    # key=value: a variable as soon as the value changes
+    if len(slot) >= k:
+        return None
+    return slot | {w}
+
+
+def merge_slots(x: set[str] | str | None, y: set[str] | str | None, k: int) -> set[str] | str | None:
+    """One slot from two clusters' slots at the same position."""
+    if x is None or y is None:
+        return None
+    if type(y) is str:
+        x, y = y, x
+    if type(x) is str:
+        return x if (y == x if type(y) is str else all(kv_key(v) == x for v in y)) else None
+    out: set[str] | str | None = x
+    for v in sorted(y):
+        out = add_to_slot(out, v, k)
+    return out
+
+
+def _variable_form(token: str, slot: str | None) -> str:
+    """How a token reads at a variable position: ``key=<*>`` where the position always held that key,
+    a mask stays itself (``<NUM>`` with typed masks), anything else ``<*>``."""
+    if slot is not None and kv_key(token) == slot:
+        return slot + "<*>"
+    if token[:1] == "<" and _MASK.fullmatch(token) is not None:
+        return token
+    return "<*>"
 
 
 class ClusterMerger:
@@ -78,7 +114,7 @@ class ClusterMerger:
         self.keyed = keyed     # leading positions Drain's prefix tree branches on: left to Drain
         self.parent: dict[int, int] = {}                 # cluster id -> parent (absent: itself)
         self.members: dict[int, list[int]] = {}          # root -> merged ids (for k=0 templates)
-        self.slots: dict[int, list[set[str] | None]] = {}  # root -> per position: words seen / None
+        self.slots: dict[int, list] = {}                 # root -> per position: a slot (see add_to_slot)
         self.sig: dict[tuple[str, ...], int] = {}        # variable-blind template -> a cluster id
         self.fam: dict[tuple[int, tuple[str, ...]], list] = {}  # (pos, rest) -> [ids, words, has_var]
 
@@ -106,13 +142,8 @@ class ClusterMerger:
             if sa is None:
                 self.slots[keep] = sb
             elif len(sa) == len(sb):
-                k = self.k
                 for i, (x, y) in enumerate(zip(sa, sb)):
-                    if x is None or y is None:
-                        sa[i] = None
-                    elif x != y:
-                        u = x | y
-                        sa[i] = None if len(u) > k else u
+                    sa[i] = merge_slots(x, y, self.k)
         return keep, True
 
     # -- merges --------------------------------------------------------------------------------
@@ -168,23 +199,23 @@ class ClusterMerger:
         flipped = False
         k = self.k
         for i, w in enumerate(tokens):
-            vals = pv[i]
-            if vals is None or w in vals:
+            slot = pv[i]
+            if slot is None or (type(slot) is set and w in slot):
                 continue
-            if len(vals) >= k or is_mask(w) or (kv_key(w) is not None and kv_key(w) == kv_key(next(iter(vals)))):
-                pv[i] = None
+            new = add_to_slot(slot, w, k)
+            pv[i] = new
+            if type(new) is not set:
                 flipped = True
-            else:
-                vals.add(w)
         return flipped
 
     def generalize(self, root: int, tokens: Iterable[str]) -> tuple[str, ...]:
-        """A message's tokens with every variable position of its cluster written ``<*>``."""
+        """A message's tokens with every variable position of its cluster written ``<*>`` (``key=<*>``
+        where the position always held that key)."""
         pv = self.slots.get(root)
         toks = tuple(tokens)
         if pv is None or len(pv) != len(toks):
             return toks
-        return tuple(t if v is not None else _variable_form(t) for v, t in zip(pv, toks))
+        return tuple(t if type(v) is set else _variable_form(t, v) for v, t in zip(pv, toks))
 
     def template_tokens(self, root: int, clusters: Mapping[int, Any]) -> tuple[str, ...] | None:
         """Drain's templates of ``root`` and its merged clusters, differing positions as ``<*>`` (k=0)."""
@@ -202,7 +233,7 @@ class ClusterMerger:
     def to_data(self) -> dict[str, Any]:
         return {
             "parent": [[c, p] for c, p in self.parent.items()],
-            "slots": [[r, [None if v is None else sorted(v) for v in pv]] for r, pv in self.slots.items()],
+            "slots": [[r, [sorted(v) if type(v) is set else v for v in pv]] for r, pv in self.slots.items()],
             "sig": [[list(s), c] for s, c in self.sig.items()],
             "fam": [[i, list(rest), ids, sorted(words), bool(var)] for (i, rest), (ids, words, var) in self.fam.items()],
         }
@@ -221,7 +252,8 @@ class ClusterMerger:
         self.slots = {}
         for pair in check.list(data.get("slots"), "merge.slots"):
             r, pv = check.pair(pair, "merge.slots")
-            self.slots[ints(r)] = [None if v is None else set(strs(v)) for v in check.list(pv, "merge.slots")]
+            self.slots[ints(r)] = [v if v is None or isinstance(v, str) else set(strs(v))
+                                   for v in check.list(pv, "merge.slots")]
         self.sig = {}
         for pair in check.list(data.get("sig"), "merge.sig"):
             s, c = check.pair(pair, "merge.sig")
