@@ -33,12 +33,14 @@ class TemplateConfig:
         position holding more than ``k`` words).
     merge_runs : templates whose constant words are the same, in the same order, and that differ only
         in how many variable tokens stand between them are one template (a variable of several words).
+    split_glued : cut tokens after ``= : , (`` and before ``)`` where no space is, so that
+        ``key=value`` and ``f(x)`` hold one position per part.
     snapshot_every : save the state every N new templates (0: only on ``save()``).
     """
 
     masking: tuple[tuple[str, str], ...] = DEFAULT_MASKING
     typed_masks: bool = False
-    sim_th: float = 0.6
+    sim_th: float = 0.5
     depth: int = 4
     max_children: int = 100
     max_clusters: int | None = None
@@ -47,6 +49,7 @@ class TemplateConfig:
     split_max_values: int = 3
     merge_variables: bool = True
     merge_runs: bool = True
+    split_glued: bool = True
     snapshot_every: int = 0
 
     def __post_init__(self) -> None:
@@ -70,7 +73,7 @@ class TemplateConfig:
         for ok, key, msg in checks:
             if not ok:
                 raise ConfigError(f"{key} {msg}", where=f"templates.{key}")
-        for key in ("typed_masks", "merge_variables", "merge_runs"):
+        for key in ("typed_masks", "merge_variables", "merge_runs", "split_glued"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}", where=f"templates.{key}")
         if not all(isinstance(d, str) and d for d in self.extra_delimiters):

@@ -24,11 +24,14 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
+from .tokens import GLUE
+
 __all__ = ["ClusterMerger", "is_variable", "MAX_FAMILY_TOKENS"]
 
 MAX_FAMILY_TOKENS = 64
 _VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
 _MASK = re.compile(r"<[A-Za-z0-9_*]+>")
+_KEY_ENDS = ("=" + GLUE, ":" + GLUE)
 
 
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
@@ -202,7 +205,8 @@ class ClusterMerger:
             slot = pv[i]
             if slot is None or (type(slot) is set and w in slot):
                 continue
-            new = add_to_slot(slot, w, k)
+            # the value after a cut-off ``key=`` / ``key:`` is a variable as soon as it changes
+            new = None if (i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set) else add_to_slot(slot, w, k)
             pv[i] = new
             if type(new) is not set:
                 flipped = True

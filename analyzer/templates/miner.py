@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 from .config import TemplateConfig
 from .merge import ClusterMerger
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
-from .tokens import Masker
+from .tokens import Masker, glue, unglue
 
 __all__ = ["TemplateMiner", "TemplateMatch"]
 
@@ -106,9 +106,10 @@ class TemplateMiner:
         return pid, cid
 
     def _add_masked(self, masked: str) -> tuple[int, int, bool]:
-        cluster, change = self.drain.add_log_message(masked)
+        glued = glue(masked) if self.config.split_glued else masked
+        cluster, change = self.drain.add_log_message(glued)
         cid = cluster.cluster_id
-        tokens = self._split(masked)
+        tokens = self._split(glued)
         changed = False
         if change != "none":
             changed = self.merger.register(cid, cluster.log_template_tokens)
@@ -153,7 +154,7 @@ class TemplateMiner:
 
     def _id_for(self, canon: int, toks: tuple[str, ...]) -> tuple[int, bool]:
         key = self._key(toks)
-        text = " ".join(toks)
+        text = unglue(" ".join(toks))
         pid = self._keys.get(key)
         if pid is not None:
             entry = self._text[key]
@@ -174,7 +175,8 @@ class TemplateMiner:
         """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
         with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
         canon = self.merger.find(cluster_id)
-        return self._id_for(canon, self._tokens_of(canon, self._split(masked)))[0]
+        glued = glue(masked) if self.config.split_glued else masked
+        return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
 
     def canonical(self, template_id: int) -> int:
         """The id that template ``template_id`` has become after later merges and splits (itself
@@ -201,7 +203,7 @@ class TemplateMiner:
             if entry is None:
                 self._id_for(canon, toks)
                 entry = self._text[key]
-            t = key if entry[1] else entry[0]
+            t = unglue(key) if entry[1] else entry[0]
             self._tmpl_cache[pid] = t
         return t
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-__all__ = ["TOKEN_CLASSES", "Masker", "DIGITS_TO_ONE", "digit_blind", "has_digit"]
+__all__ = ["TOKEN_CLASSES", "Masker", "DIGITS_TO_ONE", "digit_blind", "has_digit", "glue", "unglue", "GLUE"]
 
 _D = r"\s=:,;()\[\]{}\"'<>|"          # piece delimiters
 _P = f"[^{_D}]"                          # one piece character
@@ -119,3 +119,24 @@ class Masker:
                     self._memo.clear()
                 self._memo[key] = out
         return out
+
+
+# -- glued tokens ------------------------------------------------------------------------------
+GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
+_OPEN = r"=:,("
+_CLOSE = r")"
+_GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])")
+_GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++)")
+
+
+def glue(masked: str) -> str:
+    """Cut tokens after ``= : , (`` and before ``)`` where no space follows/precedes, so that
+    ``key=value``, ``f(x)`` and ``a,b`` hold one position per part (Drain compares whole tokens);
+    the cut is marked (:data:`GLUE`) so :func:`unglue` gives the text back."""
+    if GLUE in masked:
+        masked = masked.replace(GLUE, " ")
+    return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
+
+
+def unglue(text: str) -> str:
+    return text.replace(GLUE + " ", "").replace(" " + GLUE, "") if GLUE in text else text

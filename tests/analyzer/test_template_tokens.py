@@ -29,6 +29,26 @@ def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
 
 
+@pytest.mark.parametrize("text,glued", [
+    ("setLightsOn(x)", "setLightsOn(\x01 x \x01)"),
+    ("a=b,c:d", "a=\x01 b,\x01 c:\x01 d"),
+    ("error: disk full (code <*>)", "error: disk full (\x01 code <*> \x01)"),
+    ("X::run ws=WorkSource{<*>}", "X::\x01 run ws=\x01 WorkSource{<*>}"),
+])
+def test_glued_tokens_are_cut_and_read_back(text, glued):
+    from analyzer.templates.tokens import glue, unglue
+
+    assert glue(text) == glued and unglue(glued) == text
+
+
+def test_one_word_function_call_messages_group():
+    """``f(x)`` messages are one token each; cut at ``(`` the argument is a position of its own."""
+    m = TemplateMiner()
+    ids = {m.add(f"setLightsOn({w})").template_id for w in ["alpha", "bravo", "charlie", "delta", "echo"]}
+    assert len({m.canonical(i) for i in ids}) == 1
+    assert m.templates()[m.canonical(ids.pop())] == "setLightsOn(<*>)"
+
+
 def test_typed_masks_name_the_class():
     m = TemplateMiner(TemplateConfig(typed_masks=True))
     assert m.mask("from 10.0.0.1 in 12ms") == "from <IPV4> in <QUANTITY>"
