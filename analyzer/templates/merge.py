@@ -26,9 +26,10 @@ from typing import Any, Iterable, Mapping
 
 from .tokens import GLUE
 
-__all__ = ["ClusterMerger", "is_variable", "MAX_FAMILY_TOKENS"]
+__all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS", "MAX_SEGMENT"]
 
 MAX_FAMILY_TOKENS = 64
+MAX_SEGMENT = 3
 _VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
 _MASK = re.compile(r"<[A-Za-z0-9_*]+>")
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
@@ -269,3 +270,80 @@ class ClusterMerger:
             check(isinstance(var, bool), "merge.fam")
             self.fam[(ints(i), tuple(strs(rest)))] = [[ints(x) for x in check.list(ids, "merge.fam")],
                                                      set(strs(words)), var]
+
+
+class SegmentFamilies:
+    """Templates equal but for a middle run of one to :data:`MAX_SEGMENT` words, of any length: the
+    run is a variable (a value of several words: a name with spaces, a free-text reason) when more
+    than ``k`` distinct runs stand between the same prefix and suffix, or when another template has a
+    variable there (the runs were its values). Drain compares messages of one length only: this is
+    the merge across lengths. Not at the first ``keyed`` positions (Drain's tree key)."""
+
+    def __init__(self, k: int, *, keyed: int = 0):
+        self.k = int(k)
+        self.keyed = keyed
+        # (prefix, suffix) -> [distinct middle runs (at most k + 1 kept), a variable seen there]
+        self.fam: dict[tuple[tuple[str, ...], tuple[str, ...]], list] = {}
+
+    def _segments(self, toks: tuple[str, ...]) -> Iterable[tuple[int, int]]:
+        n = len(toks)
+        if not self.k or n > MAX_FAMILY_TOKENS or n < 3:
+            return
+        for i in range(self.keyed, n):
+            for j in range(i + 1, min(n, i + MAX_SEGMENT) + 1):
+                var = toks[j - 1] == "<*>"
+                if "<" in toks[j - 1] and not (var and j == i + 1):
+                    break               # a mask inside a run of words: longer runs from i hold it too
+                rest = toks[:i] + toks[j:]
+                if sum("<" not in t for t in rest) >= 2:
+                    yield i, j
+                if var:
+                    break
+
+    def register(self, toks: tuple[str, ...]) -> bool:
+        """Index a new template (collapsed tokens); True when a family just turned variable."""
+        flipped = False
+        k = self.k
+        for i, j in self._segments(toks):
+            key = (toks[:i], toks[j:])
+            fam = self.fam.get(key)
+            if fam is None:
+                fam = self.fam[key] = [set(), False]
+            was = fam[1] or len(fam[0]) > k
+            if toks[i] == "<*>":
+                fam[1] = True
+            elif len(fam[0]) <= k:
+                fam[0].add(toks[i:j])
+            flipped = flipped or (not was and (fam[1] or len(fam[0]) > k) and bool(fam[0]))
+        return flipped
+
+    def generalize(self, toks: tuple[str, ...]) -> tuple[str, ...]:
+        """The tokens with each run that is a variable (see class doc) read ``<*>``."""
+        if not self.fam:
+            return toks
+        k = self.k
+        changed = True
+        while changed:
+            changed = False
+            for i, j in self._segments(toks):
+                if toks[i] == "<*>":
+                    continue
+                fam = self.fam.get((toks[:i], toks[j:]))
+                if fam is not None and (fam[1] or len(fam[0]) > k):
+                    left = toks[:i] if not (i and toks[i - 1] == "<*>") else toks[:i - 1]
+                    right = toks[j:] if not (j < len(toks) and toks[j] == "<*>") else toks[j + 1:]
+                    toks = left + ("<*>",) + right
+                    changed = True
+                    break
+        return toks
+
+    def to_data(self) -> list:
+        return [[list(p), list(s), sorted(list(m) for m in mids), var] for (p, s), (mids, var) in self.fam.items()]
+
+    def load_data(self, rows: Any, check: Any) -> None:
+        self.fam = {}
+        for row in check.list(rows, "segments"):
+            check(isinstance(row, list) and len(row) == 4 and isinstance(row[3], bool), "segments")
+            p, s, mids, var = row
+            self.fam[(tuple(check.strs(p)), tuple(check.strs(s)))] = [
+                {tuple(check.strs(m)) for m in check.list(mids, "segments")}, var]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .config import TemplateConfig
-from .merge import ClusterMerger
+from .merge import ClusterMerger, SegmentFamilies
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import Masker, glue, unglue
 
@@ -61,6 +61,7 @@ class TemplateMiner:
         self.masker = Masker(c.masking, c.typed_masks, memo_size=c.cache_size)
         self._k = c.split_max_values
         self.merger = ClusterMerger(self._k, enabled=c.merge_variables, keyed=c.depth - 3)
+        self.segments = SegmentFamilies(self._k, keyed=c.depth - 3)
         self._cache: dict[str, tuple[int, int]] = {}   # masked -> (template id, Drain cluster id)
         self._keys: dict[str, int] = {}                # template key -> id
         self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
@@ -137,11 +138,9 @@ class TemplateMiner:
             return self.merger.generalize(canon, tokens)
         return self.merger.template_tokens(canon, self.drain.id_to_cluster) or tuple(tokens)
 
-    def _key(self, toks: tuple[str, ...]) -> str:
-        """The id key: the template text, with each run of variable tokens (masks and punctuation
-        only, like ``<*>``, ``<*>,``, ``(<*>)``) read as one ``<*>`` when ``merge_runs``."""
-        if not self.config.merge_runs:
-            return " ".join(toks)
+    def _collapse(self, toks: tuple[str, ...]) -> tuple[str, ...]:
+        """Each run of variable tokens (masks and punctuation only, like ``<*>``, ``<*>,``,
+        ``(<*>)``) as one ``<*>``."""
         out: list[str] = []
         prev_var = False
         for t in toks:
@@ -150,7 +149,14 @@ class TemplateMiner:
                 continue
             out.append("<*>" if var else t)
             prev_var = var
-        return " ".join(out)
+        return tuple(out)
+
+    def _key(self, toks: tuple[str, ...]) -> str:
+        """The id key: the template text, runs of variable tokens as one ``<*>`` and runs of words
+        that the segment families show to vary as ``<*>`` (``merge_runs``)."""
+        if not self.config.merge_runs:
+            return " ".join(toks)
+        return " ".join(self.segments.generalize(self._collapse(toks)))
 
     def _id_for(self, canon: int, toks: tuple[str, ...]) -> tuple[int, bool]:
         key = self._key(toks)
@@ -166,6 +172,9 @@ class TemplateMiner:
         self._keys[key] = pid
         self._origin[pid] = (canon, toks)
         self._text[key] = [text, False]
+        if self.config.merge_runs and self.segments.register(self._collapse(toks)):
+            self._cache.clear()
+            self._tmpl_cache.clear()
         return pid, True
 
     def _assign(self, canon: int, tokens: list[str]) -> tuple[int, bool]:
@@ -260,6 +269,7 @@ class TemplateMiner:
     def _reset(self) -> None:
         self.drain = self._new_drain()
         self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
+        self.segments = SegmentFamilies(self._k, keyed=self.config.depth - 3)
         for d in (self._cache, self._keys, self._origin, self._text, self._counts, self._tmpl_cache):
             d.clear()
 

@@ -160,6 +160,8 @@ def encode_state(miner: "TemplateMiner") -> bytes:
         "config": miner.config.fingerprint(),
         "drain": {"counter": drain.clusters_counter, "clusters": clusters, "tree": node(drain.root_node)},
         "merge": miner.merger.to_data(),
+        "segments": miner.segments.to_data(),
+        "keys": [[key, pid] for key, pid in miner._keys.items()],
         "ids": [[pid, cid, list(toks)] for pid, (cid, toks) in miner._origin.items()],
         "texts": [[key, text, multi] for key, (text, multi) in miner._text.items()],
         "counts": [[pid, n] for pid, n in miner._counts.items()],
@@ -233,6 +235,12 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
         merge = payload["merge"]
         check(isinstance(merge, dict), "merge")
         miner.merger.load_data(merge, check)
+        miner.segments.load_data(payload["segments"], check)
+        keys = {}
+        for pair in check.list(payload["keys"], "keys"):
+            key, pid = check.pair(pair, "keys")
+            check(isinstance(key, str), "keys")
+            keys[key] = check.ints(pid)
         origin = {}
         for row in check.list(payload["ids"], "ids"):
             check(isinstance(row, list) and len(row) == 3, "ids")
@@ -263,9 +271,7 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
     drain.root_node = root
     drain.clusters_counter = counter
     miner._origin = origin
-    miner._keys = {}
-    for pid, (cid, toks) in origin.items():
-        miner._keys.setdefault(miner._key(toks), pid)
-    check(all(k in texts for k in miner._keys), "texts")
+    check(sorted(keys.values()) == sorted(origin) and all(k in texts for k in keys), "keys")
+    miner._keys = keys
     miner._text = texts
     miner._counts = {pid: counts.get(pid, 0) for pid in origin}

@@ -94,3 +94,17 @@ def test_one_mib_line_is_linear(name):
     m.templates()
     elapsed = time.perf_counter() - t0
     assert elapsed < 10.0, f"{name}: {elapsed:.1f} s for two 1 MiB lines"  # ~2 s here; quadratic: hours
+
+
+def test_a_value_of_several_words_is_one_variable():
+    """Drain sees one length at a time; the segment families merge across lengths."""
+    names = ["alice smith", "bob", "carol ann lee", "dave", "erin o brien", "frank"]
+    m = TemplateMiner()
+    ids = [m.add(f"session for {n} opened on console").template_id for n in names]
+    final = {m.canonical(i) for i in ids}
+    assert len(final) == 1
+    assert m.templates()[final.pop()] == "session for <*> opened on console"
+    # a run that takes only a few values stays constant (k = 3): two events, not one
+    m2 = TemplateMiner()
+    ids2 = [m2.add(f"disk {w} on console").template_id for w in ["is full", "failed", "is full", "failed"]]
+    assert len({m2.canonical(i) for i in ids2}) == 2
