@@ -8,7 +8,8 @@ one number ``k``:
 
 * **slots** - per cluster and position, the distinct values seen (at most ``k`` kept). A position
   whose values are at most ``k`` plain words is constant; more, or a mask, and it is a variable. The
-  value of ``key=value`` / ``key:value`` is a variable as soon as it changes (the key stays).
+  value of ``key=value`` / ``key:value`` (the token after a cut ``key=``, or the value part of a
+  whole ``key=value`` token) is a variable as soon as it changes; the key stays.
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
 * **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
@@ -16,8 +17,12 @@ one number ``k``:
   (a word that starts a message names the event; digits and more than ``max_children`` words go to
   its wildcard branch).
 
-Cost: families index each template under each of its positions, O(L^2) per new or changed cluster;
-templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip the family merge.
+* **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
+  equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
+  at that place, and the run is one variable (a value of several words).
+
+Cost: families index each template under each of its positions, O(L^2) per new or changed cluster
+or template; templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip both family merges.
 """
 from __future__ import annotations
 
@@ -33,8 +38,6 @@ MAX_SEGMENT = 3
 _VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
 _MASK = re.compile(r"<[A-Za-z0-9_*]+>")
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
-
-
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
 
 
@@ -206,8 +209,10 @@ class ClusterMerger:
             slot = pv[i]
             if slot is None or (type(slot) is set and w in slot):
                 continue
-            # the value after a cut-off ``key=`` / ``key:`` is a variable as soon as it changes
-            new = None if (i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set) else add_to_slot(slot, w, k)
+            if i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set:
+                new = None          # the value after a cut ``key=`` / ``key:``: variable once it changes
+            else:
+                new = add_to_slot(slot, w, k)
             pv[i] = new
             if type(new) is not set:
                 flipped = True
