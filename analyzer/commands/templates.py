@@ -57,7 +57,7 @@ def _content(match, text: str, name: str, n: int, stats) -> str | None:  # noqa:
 def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
     """Messages in input order. With a log format: a fast path straight from the raw lines (no
     Record objects, no time parsing); otherwise the general reader (JSON, prefixes, tracebacks)."""
-    from analyzer.read import LineParser, decode_line as _decode, iter_raw_lines, read_records
+    from analyzer.read import LineParser, decode_line, iter_raw_lines, read_records
 
     if not log_format:
         for rec in read_records(paths, stats=stats, merge=False, parse_times=False):
@@ -75,7 +75,7 @@ def iter_messages(paths, *, log_format, stats) -> Iterator[str]:  # noqa: ANN001
                 if "\x00" in text:
                     raise UnicodeDecodeError("utf-8", raw, 0, 1, "NUL")
             except UnicodeDecodeError:
-                text = _decode(raw, name, n, stats)
+                text = decode_line(raw, name, n, stats)
                 if text is None:
                     continue
             content = _content(match, text, name, n, stats)
@@ -130,7 +130,7 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
     """The ``--log-format`` hot loop: raw line -> digit shape -> (memo hit) distinct index."""
     import re
 
-    from analyzer.read import LineParser, decode_line as _decode, iter_raw_lines
+    from analyzer.read import LineParser, decode_line, iter_raw_lines
     from analyzer.templates import DIGITS_TO_ONE
 
     match = LineParser(log_format, parse_times=False).fmt_re.match
@@ -152,7 +152,7 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
                 append(j)
                 continue
             bad_before = stats.bad_line_count
-            text = _decode(raw, name, n, stats) if (b"\x00" in raw or not raw.isascii()) else raw.decode("ascii")
+            text = decode_line(raw, name, n, stats) if (b"\x00" in raw or not raw.isascii()) else raw.decode("ascii")
             if text is None:
                 continue
             content = _content(match, text, name, n, stats)
@@ -176,14 +176,15 @@ def _fast_lines(paths, log_format, stats, mask, distinct, idx, memo_size) -> Non
               help="logparser header format, e.g. '<Date> <Time> <Level> <Content>' (default: auto-detect "
                    "JSON / timestamp+level prefixes).")
 @click.option("--state", "state_dir", default=None, type=click.Path(file_okay=False),
-              help="Folder for the template state: ids stay stable between runs.")
+              help="Folder for the template state (plain JSON): ids stay stable between runs; an unusable "
+                   "state is moved aside, never overwritten.")
 @click.option("--config", "config_path", default=None, type=click.Path(dir_okay=False),
               help="TOML file with a [templates] table (TemplateConfig fields).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--top", default=50, show_default=True, help="Templates shown by --format table.")
 def templates(paths: tuple[str, ...], log_format: str | None, state_dir: str | None, config_path: str | None,
               fmt: str, top: int) -> int:
-    """Mine log templates (Drain3 + masking); print per-line CSV or a template summary.
+    """Mine log templates (token classes, Drain3's tree, a generalizing merge); print CSV or a summary.
 
     \b
     --format csv prints LineId,EventId,EventTemplate (logparser structured-CSV columns).

@@ -1,5 +1,6 @@
 """Template mining: Loghub-2k GA floors (one config), config validation, state stability, kill-safety,
-the `templates` CSV contract, cached == uncached."""
+the `templates` CSV contract, cached == uncached. (State safety: test_template_state.py; token
+classes and linear time: test_template_tokens.py.)"""
 from __future__ import annotations
 
 import csv
@@ -10,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -18,30 +18,52 @@ from click.testing import CliRunner
 from analyzer.commands.templates import mine_paths, templates
 from analyzer.read import ReadStats
 from analyzer.templates import (FilePersistence, MemoryPersistence, TemplateConfig, TemplateMiner)
+from analyzer.templates.evaluate import grouping_scores, parsing_accuracy, score
 from ttsops.errors import ConfigError
 
-# measured with TemplateConfig() (see benchmarks/bench_templates.py); floors a little under
-GA_FLOOR = {"HDFS": 0.99, "Hadoop": 0.97, "Spark": 0.99, "Zookeeper": 0.985, "HPC": 0.985,
-            "Android": 0.945, "Apache": 0.99, "OpenSSH": 0.985}
+# measured with TemplateConfig() (benchmarks/bench_templates.py: GA 1.000 0.980 1.000 0.995 0.998
+# 0.963 1.000 1.000); floors a little under. HDFS is the easy set, Android and Hadoop the hard ones.
+GA_FLOOR = {"HDFS": 0.995, "Hadoop": 0.975, "Spark": 0.99, "Zookeeper": 0.985, "HPC": 0.99,
+            "Android": 0.95, "Apache": 0.99, "OpenSSH": 0.99}
 
 
-def ga(pred, truth):
-    tc, pc = Counter(truth), Counter(pred)
-    groups = {}
-    for p, t in zip(pred, truth):
-        groups.setdefault(p, set()).add(t)
-    return sum(pc[p] for p, ts in groups.items() if len(ts) == 1 and tc[next(iter(ts))] == pc[p]) / len(truth)
+def _truth(d, name):
+    with open(d / name / f"{name}_2k.log_structured_corrected.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [r["EventId"] for r in rows], [r["EventTemplate"] for r in rows]
 
 
 @pytest.mark.parametrize("name", sorted(GA_FLOOR))
 def test_loghub_grouping_accuracy(shared_data, name):
     d = shared_data / "loghub2k"
     fmt = json.loads((d / "formats.json").read_text())[name]["log_format"]
-    truth = [r["EventId"] for r in csv.DictReader(open(d / name / f"{name}_2k.log_structured_corrected.csv",
-                                                       encoding="utf-8"))]
+    truth, _ = _truth(d, name)
     res = mine_paths([str(d / name / f"{name}_2k.log")], log_format=fmt, stats=ReadStats())
     assert len(res.ids) == len(truth)
-    assert ga(list(res.ids), truth) >= GA_FLOOR[name]
+    assert grouping_scores(list(res.ids), truth)[0] >= GA_FLOOR[name]
+
+
+def test_hdfs_and_android_all_measures(shared_data):
+    """GA, FGA and PA on the easy and the hardest shared set, through the CLI's CSV."""
+    d = shared_data / "loghub2k"
+    formats = json.loads((d / "formats.json").read_text())
+    floors = {"HDFS": (0.995, 0.99, 0.45), "Android": (0.95, 0.83, 0.75)}
+    for name, (ga_min, fga_min, pa_min) in floors.items():
+        r = CliRunner().invoke(templates, [str(d / name / f"{name}_2k.log"), "--log-format",
+                                           formats[name]["log_format"], "--format", "csv"])
+        assert r.exit_code == 0, r.output
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        tids, ttpl = _truth(d, name)
+        s = score([x["EventId"] for x in rows], [x["EventTemplate"] for x in rows], tids, ttpl)
+        assert s["ga"] >= ga_min and s["fga"] >= fga_min and s["pa"] >= pa_min, (name, s)
+
+
+def test_measures_on_known_cases():
+    assert grouping_scores([1, 1, 2, 3], ["a", "a", "b", "b"]) == (0.5, pytest.approx(0.4))
+    assert grouping_scores([1, 1, 2, 2], ["a", "a", "b", "b"]) == (1.0, 1.0)
+    assert parsing_accuracy(["x <*>", "y"], ["x <*>", "y <*>"]) == 0.5
+    with pytest.raises(ValueError):
+        grouping_scores([1], [1, 2])
 
 
 def test_csv_contract(shared_data):
@@ -66,8 +88,9 @@ def test_table_and_json_formats(tmp_path):
 
 
 def test_config_validation_and_toml(tmp_path):
-    for bad in ({"sim_th": 0}, {"depth": 2}, {"max_children": 0}, {"masking": (("X", "("),)},
-                {"masking": (("X", "(?P<a>1)"),)}, {"masking": (("X", "a*"),)}):
+    for bad in ({"sim_th": 0}, {"sim_th": float("nan")}, {"sim_th": "0.5"}, {"depth": 2}, {"depth": 4.0},
+                {"max_children": 0}, {"split_max_values": -1}, {"merge_runs": "yes"},
+                {"masking": (("X", "("),)}, {"masking": (("X", "(?P<a>1)"),)}, {"masking": (("X", "a*"),)}):
         with pytest.raises(ConfigError):
             TemplateConfig(**bad)
     with pytest.raises(ConfigError):
@@ -82,8 +105,7 @@ def test_masking_single_pass_examples():
     m = TemplateMiner()
     s = m.mask("req-8f3a2b1c took 12.5ms on 10.0.0.1:8080 file /var/log/app.log "
                "uuid 123e4567-e89b-12d3-a456-426614174000 shape (1, 80, 400) 0xdeadbeef n=42")
-    assert "8f3a2b1c" not in s and "12.5" not in s and "10.0.0.1" not in s and "/var/log" not in s
-    assert "123e4567" not in s and "80, 400" not in s and "0xdeadbeef" not in s and "42" not in s
+    assert s == "<*> took <*> on <*>:<*> file <*> uuid <*> shape (<*>, <*>, <*>) <*> n=<*>"
 
 
 def test_state_keeps_ids_stable(tmp_path):

@@ -1,0 +1,354 @@
+"""The generalizing layer over Drain's clusters: which positions are variables, which clusters are one.
+
+Drain groups messages of one length under a prefix tree and a similarity threshold. It errs both
+ways on logs it was not set up for: a constant word that differs (``Failed password`` / ``Failed
+none``) is folded into ``<*>`` when the rest is similar, and a variable word at the front (a user,
+a host) puts copies of one template on different branches. This layer corrects both from counts, with
+one number ``k``:
+
+* **slots** - per cluster and position, the distinct values seen (at most ``k`` kept). A position
+  whose values are at most ``k`` plain words is constant; more, or a mask, and it is a variable. The
+  value of ``key=value`` / ``key:value`` (the token after a cut ``key=``, or the value part of a
+  whole ``key=value`` token) is a variable as soon as it changes; the key stays.
+* **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
+* **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
+  observation: a position whose values vary a lot across a group of otherwise equal messages is a
+  variable). Not at the leading positions Drain's prefix tree branches on: there Drain's own rule holds
+  (a word that starts a message names the event; digits and more than ``max_children`` words go to
+  its wildcard branch).
+
+* **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
+  equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
+  at that place, and the run is one variable (a value of several words).
+
+Cost: families index each template under each of its positions, O(L^2) per new or changed cluster
+or template; templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip both family merges.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping
+
+from .tokens import GLUE
+
+__all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS", "MAX_SEGMENT"]
+
+MAX_FAMILY_TOKENS = 64
+MAX_SEGMENT = 3
+_VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
+_MASK = re.compile(r"<[A-Za-z0-9_*]+>")
+_KEY_ENDS = ("=" + GLUE, ":" + GLUE)
+_KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
+
+
+def kv_key(token: str) -> str | None:
+    """``key=`` / ``key:`` of a ``key=value`` or ``key:value`` token, else None."""
+    m = _KV.fullmatch(token)
+    return m.group(1) if m is not None else None
+
+
+def blind(token: str) -> str:
+    """The token with what is surely variable blanked: a digit or mask -> ``<*>``, ``k=v`` -> ``k=<*>``."""
+    if _VAR.search(token) is None:
+        m = _KV.fullmatch(token)
+        return token if m is None else m.group(1) + "<*>"
+    m = _KV.fullmatch(token)
+    if m is not None and _VAR.search(m.group(1)) is None:
+        return m.group(1) + "<*>"
+    return "<*>"
+
+
+def is_mask(token: str) -> bool:
+    """A token that is one mask (``<*>``, ``<NUM>``) and nothing else."""
+    return token[:1] == "<" and _MASK.fullmatch(token) is not None
+
+
+def is_variable(token: str) -> bool:
+    """A token holding a digit or a mask (``<*>``, ``<NUM>``): a variable whatever the counts say."""
+    return _VAR.search(token) is not None
+
+
+def add_to_slot(slot: set[str] | str | None, w: str, k: int) -> set[str] | str | None:
+    """The slot after seeing value ``w``. A slot is the set of plain values seen (constant while at
+    most ``k``) or, once variable, the common key (``str``) of ``key=value`` values or ``None``; it
+    only ever goes from constant to variable."""
+    if slot is None:
+        return None
+    key = kv_key(w)
+    if type(slot) is str:
+        return slot if key == slot else None
+    if w in slot:
+        return slot
+    if is_mask(w):
+        return None
+    if key is not None and all(kv_key(v) == key for v in slot):
+        return key                    # key=value: a variable as soon as the value changes
+    if len(slot) >= k:
+        return None
+    return slot | {w}
+
+
+def merge_slots(x: set[str] | str | None, y: set[str] | str | None, k: int) -> set[str] | str | None:
+    """One slot from two clusters' slots at the same position."""
+    if x is None or y is None:
+        return None
+    if type(y) is str:
+        x, y = y, x
+    if type(x) is str:
+        return x if (y == x if type(y) is str else all(kv_key(v) == x for v in y)) else None
+    out: set[str] | str | None = x
+    for v in sorted(y):
+        out = add_to_slot(out, v, k)
+    return out
+
+
+def _variable_form(token: str, slot: str | None) -> str:
+    """How a token reads at a variable position: ``key=<*>`` where the position always held that key,
+    a mask stays itself (``<NUM>`` with typed masks), anything else ``<*>``."""
+    if slot is not None and kv_key(token) == slot:
+        return slot + "<*>"
+    if token[:1] == "<" and _MASK.fullmatch(token) is not None:
+        return token
+    return "<*>"
+
+
+class ClusterMerger:
+    """Union-find over Drain cluster ids plus the slot and family statistics (see module doc)."""
+
+    def __init__(self, k: int, *, enabled: bool = True, keyed: int = 0):
+        self.k = int(k)
+        self.enabled = enabled
+        self.keyed = keyed     # leading positions Drain's prefix tree branches on: left to Drain
+        self.parent: dict[int, int] = {}                 # cluster id -> parent (absent: itself)
+        self.members: dict[int, list[int]] = {}          # root -> merged ids (for k=0 templates)
+        self.slots: dict[int, list] = {}                 # root -> per position: a slot (see add_to_slot)
+        self.sig: dict[tuple[str, ...], int] = {}        # variable-blind template -> a cluster id
+        self.fam: dict[tuple[int, tuple[str, ...]], list] = {}  # (pos, rest) -> [ids, words, has_var]
+
+    # -- union-find ----------------------------------------------------------------------------
+    def find(self, cid: int) -> int:
+        parent = self.parent
+        root = cid
+        while root in parent:
+            root = parent[root]
+        while cid != root:  # path compression
+            nxt = parent[cid]
+            parent[cid] = root
+            cid = nxt
+        return root
+
+    def _union(self, a: int, b: int) -> tuple[int, bool]:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra, False
+        keep, drop = min(ra, rb), max(ra, rb)
+        self.parent[drop] = keep
+        self.members.setdefault(keep, []).extend([drop] + self.members.pop(drop, []))
+        sa, sb = self.slots.get(keep), self.slots.pop(drop, None)
+        if sb is not None:
+            if sa is None:
+                self.slots[keep] = sb
+            elif len(sa) == len(sb):
+                for i, (x, y) in enumerate(zip(sa, sb)):
+                    sa[i] = merge_slots(x, y, self.k)
+        return keep, True
+
+    # -- merges --------------------------------------------------------------------------------
+    def register(self, cid: int, template: Iterable[str]) -> bool:
+        """A Drain cluster was created or its template changed: index it, merge what it joins.
+        True when clusters were merged (ids handed out so far may fold)."""
+        if not self.enabled:
+            return False
+        toks = tuple(template)
+        blind_toks = tuple(blind(t) for t in toks)
+        merged = False
+        other = self.sig.get(blind_toks)
+        if other is None:
+            self.sig[blind_toks] = cid
+        else:
+            merged = self._union(other, cid)[1] or merged
+        if self.k and 2 <= len(blind_toks) <= MAX_FAMILY_TOKENS:
+            k = self.k
+            for i, t in enumerate(blind_toks):
+                if "<" in t or i < self.keyed:
+                    continue
+                rest = blind_toks[:i] + blind_toks[i + 1:]
+                if all(r == "<*>" for r in rest):
+                    continue   # nothing constant left to say the messages are alike
+                key = (i, rest)
+                fam = self.fam.get(key)
+                if fam is None:
+                    self.fam[key] = [[cid], {t}, False]
+                    continue
+                if cid not in fam[0]:
+                    fam[0].append(cid)
+                if len(fam[1]) <= k:
+                    fam[1].add(t)
+                if len(fam[1]) > k and len(fam[0]) > 1:
+                    ids = fam[0]
+                    for j in ids[1:]:
+                        merged = self._union(ids[0], j)[1] or merged
+                    fam[0] = [self.find(ids[0])]   # one cluster now; later members merge into it
+        return merged
+
+    # -- slots ---------------------------------------------------------------------------------
+    def observe(self, root: int, tokens: list[str]) -> bool:
+        """Record the values of one message of cluster ``root``; True when a position just turned
+        variable (ids handed out so far may fold)."""
+        if not self.k:
+            return False
+        pv = self.slots.get(root)
+        if pv is None:
+            self.slots[root] = [None if is_mask(w) else {w} for w in tokens]
+            return False
+        if len(pv) != len(tokens):  # cannot happen for Drain clusters (one length each); stay safe
+            return False
+        flipped = False
+        k = self.k
+        for i, w in enumerate(tokens):
+            slot = pv[i]
+            if slot is None or (type(slot) is set and w in slot):
+                continue
+            if i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set:
+                new = None          # the value after a cut ``key=`` / ``key:``: variable once it changes
+            else:
+                new = add_to_slot(slot, w, k)
+            pv[i] = new
+            if type(new) is not set:
+                flipped = True
+        return flipped
+
+    def generalize(self, root: int, tokens: Iterable[str]) -> tuple[str, ...]:
+        """A message's tokens with every variable position of its cluster written ``<*>`` (``key=<*>``
+        where the position always held that key)."""
+        pv = self.slots.get(root)
+        toks = tuple(tokens)
+        if pv is None or len(pv) != len(toks):
+            return toks
+        return tuple(t if type(v) is set else _variable_form(t, v) for v, t in zip(pv, toks))
+
+    def template_tokens(self, root: int, clusters: Mapping[int, Any]) -> tuple[str, ...] | None:
+        """Drain's templates of ``root`` and its merged clusters, differing positions as ``<*>`` (k=0)."""
+        c = clusters.get(root)
+        if c is None:
+            return None
+        toks = list(c.log_template_tokens)
+        for m in sorted(self.members.get(root, ())):
+            other = clusters.get(m)
+            if other is not None and len(other.log_template_tokens) == len(toks):
+                toks = [a if a == b else "<*>" for a, b in zip(toks, other.log_template_tokens)]
+        return tuple(toks)
+
+    # -- plain data ----------------------------------------------------------------------------
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "parent": [[c, p] for c, p in self.parent.items()],
+            "slots": [[r, [sorted(v) if type(v) is set else v for v in pv]] for r, pv in self.slots.items()],
+            "sig": [[list(s), c] for s, c in self.sig.items()],
+            "fam": [[i, list(rest), ids, sorted(words), bool(var)] for (i, rest), (ids, words, var) in self.fam.items()],
+        }
+
+    def load_data(self, data: Mapping[str, Any], check: Any) -> None:
+        """Fill from :meth:`to_data`'s output; ``check(cond, what)`` raises on a malformed part."""
+        ints, strs = check.ints, check.strs
+        self.parent = {}
+        for pair in check.list(data.get("parent"), "merge.parent"):
+            c, p = check.pair(pair, "merge.parent")
+            check(ints(p) < ints(c), "merge.parent")   # merges keep the smaller id: no cycles
+            self.parent[c] = p
+        self.members = {}
+        for c in self.parent:
+            self.members.setdefault(self.find(c), []).append(c)
+        self.slots = {}
+        for pair in check.list(data.get("slots"), "merge.slots"):
+            r, pv = check.pair(pair, "merge.slots")
+            self.slots[ints(r)] = [v if v is None or isinstance(v, str) else set(strs(v))
+                                   for v in check.list(pv, "merge.slots")]
+        self.sig = {}
+        for pair in check.list(data.get("sig"), "merge.sig"):
+            s, c = check.pair(pair, "merge.sig")
+            self.sig[tuple(strs(s))] = ints(c)
+        self.fam = {}
+        for row in check.list(data.get("fam"), "merge.fam"):
+            check(isinstance(row, list) and len(row) == 5, "merge.fam")
+            i, rest, ids, words, var = row
+            check(isinstance(var, bool), "merge.fam")
+            self.fam[(ints(i), tuple(strs(rest)))] = [[ints(x) for x in check.list(ids, "merge.fam")],
+                                                     set(strs(words)), var]
+
+
+class SegmentFamilies:
+    """Templates equal but for a middle run of one to :data:`MAX_SEGMENT` words, of any length: the
+    run is a variable (a value of several words: a name with spaces, a free-text reason) when more
+    than ``k`` distinct runs stand between the same prefix and suffix, or when another template has a
+    variable there (the runs were its values). Drain compares messages of one length only: this is
+    the merge across lengths. Not at the first ``keyed`` positions (Drain's tree key)."""
+
+    def __init__(self, k: int, *, keyed: int = 0):
+        self.k = int(k)
+        self.keyed = keyed
+        # (prefix, suffix) -> [distinct middle runs (at most k + 1 kept), a variable seen there]
+        self.fam: dict[tuple[tuple[str, ...], tuple[str, ...]], list] = {}
+
+    def _segments(self, toks: tuple[str, ...]) -> Iterable[tuple[int, int]]:
+        n = len(toks)
+        if not self.k or n > MAX_FAMILY_TOKENS or n < 3:
+            return
+        for i in range(self.keyed, n):
+            for j in range(i + 1, min(n, i + MAX_SEGMENT) + 1):
+                var = toks[j - 1] == "<*>"
+                if "<" in toks[j - 1] and not (var and j == i + 1):
+                    break               # a mask inside a run of words: longer runs from i hold it too
+                rest = toks[:i] + toks[j:]
+                if sum("<" not in t for t in rest) >= 2:
+                    yield i, j
+                if var:
+                    break
+
+    def register(self, toks: tuple[str, ...]) -> bool:
+        """Index a new template (collapsed tokens); True when a family just turned variable."""
+        flipped = False
+        k = self.k
+        for i, j in self._segments(toks):
+            key = (toks[:i], toks[j:])
+            fam = self.fam.get(key)
+            if fam is None:
+                fam = self.fam[key] = [set(), False]
+            was = fam[1] or len(fam[0]) > k
+            if toks[i] == "<*>":
+                fam[1] = True
+            elif len(fam[0]) <= k:
+                fam[0].add(toks[i:j])
+            flipped = flipped or (not was and (fam[1] or len(fam[0]) > k) and bool(fam[0]))
+        return flipped
+
+    def generalize(self, toks: tuple[str, ...]) -> tuple[str, ...]:
+        """The tokens with each run that is a variable (see class doc) read ``<*>``."""
+        if not self.fam:
+            return toks
+        k = self.k
+        changed = True
+        while changed:
+            changed = False
+            for i, j in self._segments(toks):
+                if toks[i] == "<*>":
+                    continue
+                fam = self.fam.get((toks[:i], toks[j:]))
+                if fam is not None and (fam[1] or len(fam[0]) > k):
+                    left = toks[:i] if not (i and toks[i - 1] == "<*>") else toks[:i - 1]
+                    right = toks[j:] if not (j < len(toks) and toks[j] == "<*>") else toks[j + 1:]
+                    toks = left + ("<*>",) + right
+                    changed = True
+                    break
+        return toks
+
+    def to_data(self) -> list:
+        return [[list(p), list(s), sorted(list(m) for m in mids), var] for (p, s), (mids, var) in self.fam.items()]
+
+    def load_data(self, rows: Any, check: Any) -> None:
+        self.fam = {}
+        for row in check.list(rows, "segments"):
+            check(isinstance(row, list) and len(row) == 4 and isinstance(row[3], bool), "segments")
+            p, s, mids, var = row
+            self.fam[(tuple(check.strs(p)), tuple(check.strs(s)))] = [
+                {tuple(check.strs(m)) for m in check.list(mids, "segments")}, var]

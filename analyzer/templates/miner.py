@@ -1,0 +1,275 @@
+"""TemplateMiner: Drain's online tree, then a generalizing layer that decides variables from the data.
+
+Pipeline for one message::
+
+    message --(token classes, one pass: tokens.py)--> masked
+    masked  --(cache: masked -> template id; a hit is done)--> Drain3 tree search (its online clusters)
+    cluster --(merge.py: clusters equal but at variable positions are one; slot statistics)--> template
+
+What the layer decides, with one number ``k`` (``split_max_values``) and no list of words:
+
+* a position that held at most ``k`` distinct plain words is constant: each word is its own template
+  (``Failed password`` / ``Failed none``); more than ``k``, or any variable-looking value (a digit, a
+  mask), and it is a variable;
+* Drain clusters whose templates are equal once variable-looking tokens are blanked are one template,
+  and so are clusters that are equal but at one position when more than ``k`` of them differ there, or
+  one of them holds a variable there (Drain's prefix tree had put them on different branches);
+* with ``merge_runs``, templates with the same constant words in the same order that differ only in
+  how many variable tokens stand between them are one template (a variable that spans words).
+
+Ids are handed out as messages stream in; a later merge or split folds an id into another
+(:meth:`TemplateMiner.canonical`), and :meth:`TemplateMiner.resolve` gives the final id of a message
+with everything seen (the batch path). With ``state_dir`` the state is saved as plain JSON
+(persistence.py) and reloaded, so ids stay stable between runs.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .config import TemplateConfig
+from .merge import ClusterMerger, SegmentFamilies
+from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
+from .tokens import Masker, glue, unglue
+
+__all__ = ["TemplateMiner", "TemplateMatch"]
+
+_VAR_RUN = re.compile(r"(?:<[A-Za-z0-9_*]+>|[^\w\s<>])+")
+
+
+class TemplateMatch(NamedTuple):
+    template_id: int
+    template: str
+    is_new: bool
+
+
+class TemplateMiner:
+    """Template mining: ``add(message)`` -> :class:`TemplateMatch` (id, current text, is_new).
+
+    ``state_dir`` (or ``persistence``) keeps the state between runs; an unreadable or foreign state
+    file is moved aside (``templates.state.corrupt-<n>``) and reported in :attr:`state_warning`, never
+    decoded as code and never overwritten.
+    """
+
+    def __init__(self, config: TemplateConfig | None = None, *, state_dir: str | os.PathLike[str] | None = None,
+                 persistence: StatePersistence | None = None):
+        self.config = config or TemplateConfig()
+        c = self.config
+        self.drain = self._new_drain()
+        self.masker = Masker(c.masking, c.typed_masks, memo_size=c.cache_size)
+        self._k = c.split_max_values
+        self.merger = ClusterMerger(self._k, enabled=c.merge_variables, keyed=c.depth - 3)
+        self.segments = SegmentFamilies(self._k, keyed=c.depth - 3)
+        self._cache: dict[str, tuple[int, int]] = {}   # masked -> (template id, Drain cluster id)
+        self._keys: dict[str, int] = {}                # template key -> id
+        self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
+        self._text: dict[str, list] = {}               # key -> [first text, several texts seen]
+        self._counts: dict[int, int] = {}
+        self._tmpl_cache: dict[int, str] = {}
+        self._new_since_save = 0
+        self._split = (lambda s: s.split()) if not c.extra_delimiters else self.drain.get_content_as_tokens
+        if persistence is None and state_dir is not None:
+            persistence = FilePersistence(Path(state_dir) / STATE_FILE)
+        self.persistence = persistence
+        self.state_warning: str | None = None
+        if persistence is not None:
+            self._load()
+
+    # -- mining ------------------------------------------------------------------------------
+    def mask(self, message: str) -> str:
+        return self.masker.mask(message)
+
+    def add(self, message: str) -> TemplateMatch:
+        """Mine one message (masked here). Returns the template id, its current text, is_new."""
+        masked = self.masker.mask(message)
+        hit = self._cache.get(masked)
+        if hit is not None:
+            pid = hit[0]
+            self._counts[pid] += 1
+            t = self._tmpl_cache.get(pid)
+            return TemplateMatch(pid, t if t is not None else self.template(pid), False)
+        pid, _cid, is_new = self._add_masked(masked)
+        return TemplateMatch(pid, self.template(pid), is_new)
+
+    def add_masked(self, masked: str) -> int:
+        """Fast path for bulk callers: an already-masked message -> template id."""
+        return self.add_masked_cluster(masked)[0]
+
+    def add_masked_cluster(self, masked: str) -> tuple[int, int]:
+        """Like :meth:`add_masked`, also returning Drain's cluster id (for :meth:`resolve`)."""
+        hit = self._cache.get(masked)
+        if hit is not None:
+            self._counts[hit[0]] += 1
+            return hit
+        pid, cid, _ = self._add_masked(masked)
+        return pid, cid
+
+    def _add_masked(self, masked: str) -> tuple[int, int, bool]:
+        glued = glue(masked) if self.config.split_glued else masked
+        cluster, change = self.drain.add_log_message(glued)
+        cid = cluster.cluster_id
+        tokens = self._split(glued)
+        changed = False
+        if change != "none":
+            changed = self.merger.register(cid, cluster.log_template_tokens)
+        canon = self.merger.find(cid)
+        if self.merger.observe(canon, tokens) or changed:
+            self._cache.clear()
+            self._tmpl_cache.clear()
+        pid, is_new = self._assign(canon, tokens)
+        if self.config.cache_size:
+            if len(self._cache) >= self.config.cache_size:
+                for key in list(self._cache)[: max(1, self.config.cache_size // 2)]:
+                    del self._cache[key]
+            self._cache[masked] = (pid, cid)
+        self._counts[pid] = self._counts.get(pid, 0) + 1
+        if is_new:
+            self._new_since_save += 1
+            if self.config.snapshot_every and self._new_since_save >= self.config.snapshot_every:
+                self.save()
+        return pid, cid, is_new
+
+    # -- templates ---------------------------------------------------------------------------
+    def _tokens_of(self, canon: int, tokens: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+        """The template tokens of a message of cluster ``canon`` as things stand."""
+        if self._k:
+            return self.merger.generalize(canon, tokens)
+        return self.merger.template_tokens(canon, self.drain.id_to_cluster) or tuple(tokens)
+
+    def _collapse(self, toks: tuple[str, ...]) -> tuple[str, ...]:
+        """Each run of variable tokens (masks and punctuation only, like ``<*>``, ``<*>,``,
+        ``(<*>)``) as one ``<*>``."""
+        out: list[str] = []
+        prev_var = False
+        for t in toks:
+            var = "<" in t and _VAR_RUN.fullmatch(t) is not None
+            if var and prev_var:
+                continue
+            out.append("<*>" if var else t)
+            prev_var = var
+        return tuple(out)
+
+    def _key(self, toks: tuple[str, ...]) -> str:
+        """The id key: the template text, runs of variable tokens as one ``<*>`` and runs of words
+        that the segment families show to vary as ``<*>`` (``merge_runs``)."""
+        if not self.config.merge_runs:
+            return " ".join(toks)
+        return " ".join(self.segments.generalize(self._collapse(toks)))
+
+    def _id_for(self, canon: int, toks: tuple[str, ...]) -> tuple[int, bool]:
+        key = self._key(toks)
+        text = unglue(" ".join(toks))
+        pid = self._keys.get(key)
+        if pid is not None:
+            entry = self._text[key]
+            if not entry[1] and entry[0] != text:
+                entry[1] = True
+                self._tmpl_cache.clear()
+            return pid, False
+        pid = len(self._origin) + 1
+        self._keys[key] = pid
+        self._origin[pid] = (canon, toks)
+        self._text[key] = [text, False]
+        if self.config.merge_runs and self.segments.register(self._collapse(toks)):
+            self._cache.clear()
+            self._tmpl_cache.clear()
+        return pid, True
+
+    def _assign(self, canon: int, tokens: list[str]) -> tuple[int, bool]:
+        return self._id_for(canon, self._tokens_of(canon, tokens))
+
+    def resolve(self, masked: str, cluster_id: int) -> int:
+        """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
+        with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
+        canon = self.merger.find(cluster_id)
+        glued = glue(masked) if self.config.split_glued else masked
+        return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
+
+    def canonical(self, template_id: int) -> int:
+        """The id that template ``template_id`` has become after later merges and splits (itself
+        when nothing changed): use it to fold ids handed out while streaming."""
+        origin = self._origin.get(template_id)
+        if origin is None:
+            return template_id
+        cid, toks = origin
+        canon = self.merger.find(cid)
+        return self._id_for(canon, self._tokens_of(canon, toks))[0]
+
+    def template(self, pid: int) -> str:
+        """Current text of template ``pid`` (of the template it folded into, if it did)."""
+        t = self._tmpl_cache.get(pid)
+        if t is None:
+            origin = self._origin.get(pid)
+            if origin is None:
+                return ""
+            cid, toks = origin
+            canon = self.merger.find(cid)
+            toks = self._tokens_of(canon, toks)
+            key = self._key(toks)
+            entry = self._text.get(key)
+            if entry is None:
+                self._id_for(canon, toks)
+                entry = self._text[key]
+            t = unglue(key) if entry[1] else entry[0]
+            self._tmpl_cache[pid] = t
+        return t
+
+    # -- queries -----------------------------------------------------------------------------
+    def templates(self) -> dict[int, str]:
+        """Every template id ever given out -> its current text (an id folded into another reads
+        as that one; the ids they fold into are included, even when first named here)."""
+        while True:
+            n = len(self._origin)
+            out = {pid: self.template(pid) for pid in sorted(self._origin)}
+            if len(self._origin) == n:
+                return out
+
+    def counts(self) -> dict[int, int]:
+        return dict(self._counts)
+
+    def __len__(self) -> int:
+        return len(self._origin)
+
+    # -- persistence -------------------------------------------------------------------------
+    def state_bytes(self) -> bytes:
+        """The whole state as plain JSON (UTF-8): Drain's tree and clusters, the merge layer, ids, counts."""
+        return encode_state(self)
+
+    def save(self) -> None:
+        """Write the state (atomically) when the miner has a state_dir / persistence."""
+        if self.persistence is None:
+            return
+        self.persistence.save_state(self.state_bytes())
+        self._new_since_save = 0
+
+    def _load(self) -> None:
+        assert self.persistence is not None
+        blob = self.persistence.load_state()
+        if not blob:
+            return
+        try:
+            decode_state(self, blob)
+        except StateError as exc:
+            where = self.persistence.set_aside(exc.kind)
+            kept = f"; kept as {where}" if where else ""
+            self.state_warning = f"template state {self.persistence.describe()} not used: {exc}{kept}; starting fresh"
+            self._reset()
+
+    def _new_drain(self) -> Any:
+        """Drain3's online tree (only its algorithm: our masking, merging and persistence)."""
+        from drain3.drain import Drain
+
+        c = self.config
+        return Drain(depth=c.depth, sim_th=float(c.sim_th), max_children=c.max_children,
+                     max_clusters=c.max_clusters, extra_delimiters=list(c.extra_delimiters),
+                     parametrize_numeric_tokens=True)
+
+    def _reset(self) -> None:
+        self.drain = self._new_drain()
+        self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
+        self.segments = SegmentFamilies(self._k, keyed=self.config.depth - 3)
+        for d in (self._cache, self._keys, self._origin, self._text, self._counts, self._tmpl_cache):
+            d.clear()
+

@@ -1,0 +1,142 @@
+"""Token classes: which parts of a log message are variables, decided by their shape alone.
+
+One compiled alternation, one left-to-right pass (``re.sub``), each class a named group. The classes
+follow what a variable *is* in any log (and the Loghub-2.0 annotation rules: digits, paths, booleans
+are variables), not the vocabulary of one data set:
+
+========  =========================================================================================
+URL       ``scheme://...``
+PATH      ``/a/b``, ``~/x``, ``./x``, ``C:\\x``: a path (even of one segment)
+HOSTPORT  the host of ``name.domain:port`` (the port is a NUM piece)
+IPV4      ``10.0.0.1`` (a port after it is a NUM piece: ``<*>:<*>``)
+HEXCOLON  ``hh:hh:hh...``: IPv6, MAC addresses, ``12:30:59`` clock times
+DATE      a calendar date written with a month name: ``Sat Jul 9 22:16:30 2005``, ``Jun 14``
+QUOTED    the inside of a double-quoted string of several words (``tag="View Lock"``): free text that
+          would otherwise break the alignment of tokens; a one-word quoted value is left to the counts
+QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
+          with the magnitude
+HEX       eight or more hex digits of one case (a hash, ``ffffffff``); ``0x1f`` is a NUM piece
+WORDVAL   values written as words: ``true``, ``false``, ``null`` and the default accounts ``root``,
+          ``admin`` (any case; the Loghub-2.0 annotation rules BL and US)
+NUM       any other *piece* holding a digit. A piece is what lies between delimiters (white space and
+          ``= : , ; ( ) [ ] { } " ' < > |``), so ``key=42`` keeps ``key=`` and ``onExtend:151403``
+          keeps ``onExtend:``. Not masked: names with a digit or two, a short word ending in them
+          (``ssh2``, ``eth0``) or runs of one or two digits inside letters (``jk2_init``, ``log4j``):
+          names until the data shows them varying (the miner's merge treats any digit as a variable
+          position).
+========  =========================================================================================
+
+Every pattern starts only at a piece boundary (a look-behind) and uses possessive quantifiers, so a
+match attempt never backtracks over what it consumed: masking is linear in the message length,
+whatever the input (a 1 MiB ``1.1.1.…`` line is masked in one match).
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+__all__ = ["TOKEN_CLASSES", "Masker", "DIGITS_TO_ONE", "digit_blind", "has_digit", "glue", "unglue", "GLUE"]
+
+_D = r"\s=:,;()\[\]{}\"'<>|"          # piece delimiters
+_P = f"[^{_D}]"                          # one piece character
+_START = f"(?<!{_P})"                    # at a piece boundary
+# a name with a digit or two: ``ssh2``, ``eth0`` (short word, digits at the end) or ``jk2_init``,
+# ``log4j``, ``HttpServer2$Filter``, ``mapreduce.v2.api`` (one or two runs of 1-2 digits inside letters)
+_NAME = r"(?:[A-Za-z]{1,12}\d{1,2}|[A-Za-z][A-Za-z_.$\-]*+(?:\d{1,2}+[A-Za-z_.$\-]++){1,2}+)"
+
+TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
+    ("URL", r"(?<![\w.+\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s\"'<>]*+"),
+    ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/]++(?:/[^{_D}/]*+)*+"
+             r"|(?<![\w])[A-Za-z]:\\[^\s\"'<>|]*+"),
+    ("HOSTPORT", rf"{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P}))"),
+    ("IPV4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"),
+    ("HEXCOLON", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])"),
+    ("DATE", r"(?<!\w)(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?[ \t]++)?"
+             r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]++\d{1,2}(?!\w)"
+             r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"
+             r"(?:[ \t]++\d{4}(?!\w))?"),
+    ("QUOTED", r"(?<=[\s=:(\[{,]\")(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
+    ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
+                 rf"(?!{_P})"),
+    ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),
+    ("WORDVAL", r"(?<![\w\-])(?i:true|false|null|root|admin)(?![\w\-])"),
+    ("NUM", rf"{_START}(?=[^{_D}\d]*+\d)(?!{_NAME}(?!{_P})){_P}++"),
+)
+
+DIGITS_TO_ONE = bytes.maketrans(b"0123456789", b"1111111111")
+_QUANT_RE = re.compile(r"\{\d+(?:,\d*)?\}|0-9|\\\d")
+has_digit = re.compile(r"[0-9]").search
+
+
+def digit_blind(patterns: Iterable[str]) -> bool:
+    """True when no pattern tells one ASCII digit from another (no digit literals outside ``{m,n}``
+    quantifiers and ``0-9`` ranges). Then ``s`` and ``s`` with every digit replaced by ``1`` are masked
+    over the same spans, so a masked result holding no digit serves every message of the same *digit
+    shape*: the exact memo behind :meth:`Masker.mask`."""
+    return not any(re.search(r"[0-9]", _QUANT_RE.sub("", p)) for p in patterns)
+
+
+class Masker:
+    """The token classes as ONE compiled alternation with named groups: one pass over the text.
+
+    Memo (exact): messages that differ only in their ASCII digits are masked identically whenever the
+    masked text keeps no digit, so the result is remembered under the digit shape (``bytes.translate``
+    of every digit to ``1``) and the regex runs once per shape. On only when the classes are
+    :func:`digit_blind`; bounded by ``memo_size``."""
+
+    def __init__(self, rules: Iterable[tuple[str, str]], typed: bool = False, memo_size: int = 100_000):
+        rules = list(rules)
+        self.names = [n for n, _ in rules]
+        self.regex: re.Pattern[str] | None = (
+            re.compile("|".join(f"(?P<{n}>{p})" for n, p in rules)) if rules else None)
+        if self.regex is None:
+            self._sub = lambda s: s
+        elif typed:
+            repl = {n: f"<{n}>" for n in self.names}
+            sub = self.regex.sub
+            self._sub = lambda s: sub(lambda m: repl[m.lastgroup], s)  # type: ignore[index]
+        else:
+            sub = self.regex.sub
+            self._sub = lambda s: sub("<*>", s)
+        self.memo_size = memo_size if (self.regex is not None and digit_blind(p for _, p in rules)) else 0
+        self._memo: dict[bytes, str] = {}
+
+    def mask_uncached(self, text: str) -> str:
+        return self._sub(text)
+
+    def mask(self, text: str) -> str:
+        if not self.memo_size:
+            return self._sub(text)
+        try:
+            key = text.encode("utf-8").translate(DIGITS_TO_ONE)
+        except UnicodeEncodeError:  # lone surrogates
+            return self._sub(text)
+        out = self._memo.get(key)
+        if out is None:
+            out = self._sub(text)
+            if not has_digit(out):
+                if len(self._memo) >= self.memo_size:
+                    self._memo.clear()
+                self._memo[key] = out
+        return out
+
+
+# -- glued tokens ------------------------------------------------------------------------------
+GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
+_OPEN = r"=:,("
+_CLOSE = r")"
+_GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])")
+_GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++)")
+
+
+def glue(masked: str) -> str:
+    """Cut tokens after ``= : , (`` and before ``)`` where no space follows/precedes, so that
+    ``key=value``, ``f(x)`` and ``a,b`` hold one position per part (Drain compares whole tokens);
+    the cut is marked (:data:`GLUE`) so :func:`unglue` gives the text back."""
+    if GLUE in masked:
+        masked = masked.replace(GLUE, " ")
+    return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
+
+
+def unglue(text: str) -> str:
+    return text.replace(GLUE + " ", "").replace(" " + GLUE, "") if GLUE in text else text
