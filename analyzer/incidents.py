@@ -59,8 +59,10 @@ class IncidentConfig:
     max_episodes : int
         Bound on episodes kept (oldest unrecognised ones are dropped first). Default 20000.
     warning_incidents : bool
-        Whether unrecognised warnings (no KB match, no error level) open incidents. Default False:
-        they only join incidents as symptoms.
+        Whether warnings open incidents on their own. Default False: an unrecognised warning only
+        joins incidents as a symptom (or opens one inside an anomalous window), and a warning that
+        names a known failure opens one only when it recurs (2+ in its episode), errors follow it, or
+        it falls in an anomalous window.
     high_volume : int
         An incident with at least this many error records is raised one severity level. Default 50.
     """
@@ -515,6 +517,7 @@ class _Draft:
     members: list[Episode]
     start: datetime
     end: datetime
+    notice: bool = False  # a lone warning: dropped unless something joins it
 
 
 def _explains(cause: Episode, other: Episode) -> bool:
@@ -582,9 +585,10 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                 d.members.append(ep)
             elif _explains(d.root, ep):
                 d.members.append(ep)
-            elif ep.kb is not None and ep.start <= d.start + tol and _explains(ep, d.root) \
+            elif ep.kb is not None and ep.timed and ep.start <= d.start + tol and _explains(ep, d.root) \
                     and ep.rank <= d.root.rank:
-                # the cause was logged a moment after a symptom it explains: it takes the root
+                # the cause was logged a moment after a symptom it explains (clocks and buffers of
+                # several files): it takes the root. Without times, lines are in the order they happened.
                 d.members.append(d.root)
                 d.root = ep
             elif d.root.kb is None and ep.kb is not None and ep.start <= d.start + tol:
@@ -603,11 +607,17 @@ def build_incidents(episodes: Iterable[Episode], kb: KnowledgeBase, config: Inci
                 continue
         if ep.kb is None and warn_only:
             continue
-        drafts.append(_Draft(ep, [], ep.start, ep.end))
+        # one warning naming a known failure while nothing fails (an optional package missing, a
+        # benign cuDNN plan warning) is a notice: kept only if a cause or more records join it
+        notice = ep.kb is not None and ep.errors == 0 and ep.count < 2 and not cfg.warning_incidents \
+            and not (ep.timed and in_span(ep.start, ep.end)[0])
+        drafts.append(_Draft(ep, [], ep.start, ep.end, notice))
 
     incidents: list[Incident] = []
     degraded: set[int] = set()  # ids of incidents that are no failure: a degradation or warnings only
     for d in drafts:
+        if d.notice and not d.members:
+            continue
         root = d.root
         entry = root.kb or kb.unrecognised
         members = [root] + d.members

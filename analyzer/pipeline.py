@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +37,6 @@ _HIT_LEVELS = _ERROR_LEVELS | _WARNING_LEVELS | ERROR_LEVELS | WARNING_LEVELS
 
 SCHEMA_VERSION = 2  # 2: incidents may have no time (start/end null, time_known false) and carry a location
 UTC = timezone.utc
-STALL_AFTER = 300.0  # seconds a timestamped file must be unmodified before its last line can be a stall
 
 
 @dataclass
@@ -223,23 +221,14 @@ class Analyzer:
 
     def stalls(self) -> None:
         """Files whose last record is an operation that never finished (a model download or load the
-        log stops in): one episode each, as the KB entry whose ``stalls`` match. A file that is still
-        being written is not stalled: only files not modified for ``STALL_AFTER`` seconds, stdin and
-        files without timestamps (a paste) are looked at."""
-        now = time.time()
-        for name, (rec, seq) in self._last_by_file.items():
+        log stops in): one episode each, as the KB entry whose ``stalls`` match. (A service still
+        starting up reads the same: ``--follow`` is the mode for live logs, and has no such check.)"""
+        for rec, seq in self._last_by_file.values():
             if rec.level in _ERROR_LEVELS or rec.traceback:
                 continue
             entry = self.kb.stalled(rec)
-            if entry is None:
-                continue
-            if rec.time is not None and name != "<stdin>":
-                try:
-                    if now - os.path.getmtime(name) < STALL_AFTER:
-                        continue
-                except OSError:
-                    pass
-            self.hits.add_stall(rec, entry, seq=seq)
+            if entry is not None:
+                self.hits.add_stall(rec, entry, seq=seq)
         self._last_by_file.clear()
 
     def detect_windows(self, baseline_frame: Any = None) -> tuple[Any, list[tuple[datetime, datetime, float]], list[str]]:

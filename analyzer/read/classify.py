@@ -22,7 +22,7 @@ TB_START_TEXT = "Traceback (most recent call last)"
 
 #: ``  File "/x.py", line 3, in f`` (CPython), ``File /x.py:3, in f`` (IPython 8), ``Cell In[3], line 1``
 _FRAME_RE = re.compile(r'^\s*(?:File "[^"\n]*", line \d+|File [^\s,]+:\d+, in |Cell In\[\d+\], line \d+)')
-_TB_START_RE = re.compile(r"^Traceback \(most recent call last\):?\s*$")
+_TB_START_RE = re.compile(r"^Traceback \(most recent call last\)")  # pastes sometimes glue the first frame on
 #: IPython / Jupyter / Colab: ``ValueError                                Traceback (most recent call last)``
 _IPY_START_RE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s{2,}Traceback \(most recent call last\)")
 _CHAIN_RE = re.compile(r"^(?:During handling of the above exception, another exception occurred|"
