@@ -59,8 +59,9 @@ _NORM_CACHE: dict[str, tuple[str | None, tuple[str, ...]]] = {}
 
 
 def normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
-    """(exception type of the last exception, ``module:function`` frames of its stack, outermost first).
-    With chained exceptions ("During handling ..."), the frames of the last traceback are used.
+    """(exception type of the root exception, ``module:function`` frames of its stack, outermost first).
+    With chained exceptions ("During handling ...", "The above exception was the direct cause"), the
+    first traceback is the root: what handling it raised later is a consequence, as in the incidents.
     Remembered per traceback text (bounded): a recurring error logs the same traceback again."""
     if not tb:
         return None, []
@@ -76,10 +77,10 @@ def normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
 def _normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
     blocks = re.split(r"\n(?:During handling of the above exception|The above exception was the direct cause)[^\n]*\n",
                       tb)
-    last = blocks[-1]
-    frames = [f"{module_of(m.group('path'))}:{m.group('func')}" for m in _FRAME_RE.finditer(last)]
+    root = next((b for b in blocks if b.strip()), blocks[0])
+    frames = [f"{module_of(m.group('path'))}:{m.group('func')}" for m in _FRAME_RE.finditer(root)]
     etype = None
-    for line in reversed(last.strip().splitlines()):
+    for line in reversed(root.strip().splitlines()):
         s = line.strip()
         if not s or s.startswith(("File ", "^", "~")) or line.startswith((" ", "\t")):
             continue
@@ -90,9 +91,12 @@ def _normalise_traceback(tb: str) -> tuple[str | None, list[str]]:
     return etype, frames
 
 
-def fingerprint(error_type: str, frames: Iterable[str], max_frames: int = 12) -> str:
+def fingerprint(error_type: str, frames: Iterable[str], max_frames: int = 12, cause: str | None = None) -> str:
+    """The group key: the exception's class name (``ttsops.errors.InputError`` and a bare ``InputError``
+    field are one class), its last ``max_frames`` frames and, when known, its root cause."""
     frames = list(frames)[-max_frames:]
-    return hashlib.sha256((error_type + "\n" + "\n".join(frames)).encode("utf-8")).hexdigest()[:16]
+    key = error_type.rsplit(".", 1)[-1] + "\n" + (cause or "") + "\n" + "\n".join(frames)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -132,10 +136,11 @@ class ErrorGrouper:
         self.groups: dict[str, ErrorGroup] = {}
         self.overflow = 0
 
-    def add(self, record: Any, template_id: int | None = None) -> ErrorGroup | None:
+    def add(self, record: Any, template_id: int | None = None, *, cause: str | None = None) -> ErrorGroup | None:
         """Group one record. Returns its group, or None when it is not an exception (no traceback,
         no error type field; with ``include_error_level`` an ERROR record with a ``template_id`` groups
-        by ``level:template``)."""
+        by ``level:template``). ``cause`` (a KB id) splits one exception class raised for different
+        reasons into one group per root cause."""
         fields = getattr(record, "fields", None) or {}
         tb = getattr(record, "traceback", None)
         if not isinstance(tb, str):
@@ -151,7 +156,7 @@ class ErrorGrouper:
                     and getattr(record, "level", None) in ("ERROR", "CRITICAL")):
                 return None
             etype = f"{record.level}:template-{template_id}"
-        fp = fingerprint(etype, frames)
+        fp = fingerprint(etype, frames, cause=cause)
         g = self.groups.get(fp)
         if g is None:
             if len(self.groups) >= self.max_groups:
@@ -160,6 +165,8 @@ class ErrorGrouper:
             loc = f"{getattr(record, 'file', '?')}:{getattr(record, 'line', '?')}"
             g = self.groups[fp] = ErrorGroup(fp, etype, frames[-12:], first_location=loc, template_id=template_id)
         g.count += 1
+        if len(etype) > len(g.error_type):  # the qualified name (``torch.OutOfMemoryError``) when one is seen
+            g.error_type = etype
         t = getattr(record, "time", None)
         if t is not None:
             if g.first_seen is None or t < g.first_seen:

@@ -466,9 +466,10 @@ class ExceptionGroup:
 
 
 class ExceptionGroups:
-    """Sentry-like groups from :class:`analyzer.errors_group.ErrorGrouper` (type + normalised
-    ``module:function`` stack; no message text, values or input stored), each tagged with the KB
-    entry its first occurrence matches."""
+    """Sentry-like groups from :class:`analyzer.errors_group.ErrorGrouper` (class + normalised
+    ``module:function`` stack + root cause; no message text, values or input stored): one group per
+    exception and one root cause per group. The same failure logged as a traceback in one file and
+    as an ``error_type`` field without frames in another (a service's access log) is one group."""
 
     def __init__(self, kb: KnowledgeBase | None = None, *, max_groups: int = 500, max_request_ids: int = 5,
                  request_field: str = "request_id"):
@@ -477,7 +478,7 @@ class ExceptionGroups:
         self.kb = kb
         self.grouper = ErrorGrouper(max_groups=max_groups, max_request_ids=max_request_ids,
                                     request_field=request_field)
-        self.kb_ids: dict[str, list[str]] = {}
+        self.kb_ids: dict[str, str] = {}
         self.templates: dict[str, str | None] = {}
 
     @property
@@ -487,26 +488,46 @@ class ExceptionGroups:
     def add(self, rec: Any, template: str | None = None, template_id: int | None = None,
             kb_id: str | None = None) -> ExceptionGroup | None:
         """Group one record; ``kb_id`` when the caller already matched it (else the KB is asked)."""
-        g = self.grouper.add(rec, template_id)
-        if g is None:
-            return None
         if kb_id is None:
             hit = self.kb.match_record(rec) if self.kb is not None else None
             kb_id = hit.id if hit else UNRECOGNISED
-        ids = self.kb_ids.setdefault(g.fingerprint, [])
-        if kb_id not in ids and len(ids) < 5:
-            ids.append(kb_id)
+        g = self.grouper.add(rec, template_id, cause=kb_id)
+        if g is None:
+            return None
+        self.kb_ids.setdefault(g.fingerprint, kb_id)
         self.templates.setdefault(g.fingerprint, template)
         return g
 
     def top(self, n: int | None = None) -> list[ExceptionGroup]:
-        out = []
-        for g in self.grouper.top(n):
-            out.append(ExceptionGroup(g.fingerprint, g.error_type, list(g.frames[-3:]),
-                                      ", ".join(self.kb_ids.get(g.fingerprint, [UNRECOGNISED])), self.templates.get(g.fingerprint),
-                                      g.count, g.first_seen, g.last_seen, list(g.request_ids),
-                                      [g.first_location] if g.first_location else []))
-        return out
+        groups = self.grouper.top()
+        # frames-less groups (an error_type field) fold into the group of the same class and cause
+        # that has a stack, when there is one
+        framed: dict[tuple[str, str], Any] = {}
+        for g in groups:
+            key = (g.error_type.rsplit(".", 1)[-1], self.kb_ids.get(g.fingerprint, UNRECOGNISED))
+            if g.frames and key not in framed:
+                framed[key] = g
+        out: dict[str, ExceptionGroup] = {}
+        for g in groups:
+            kb_id = self.kb_ids.get(g.fingerprint, UNRECOGNISED)
+            target = g if g.frames else framed.get((g.error_type.rsplit(".", 1)[-1], kb_id), g)
+            eg = out.get(target.fingerprint)
+            if eg is None:
+                eg = out[target.fingerprint] = ExceptionGroup(
+                    target.fingerprint, target.error_type, list(target.frames[-3:]), kb_id,
+                    self.templates.get(target.fingerprint), 0, None, None, [], [])
+            eg.count += g.count
+            for t in (g.first_seen, g.last_seen):
+                if t is not None:
+                    eg.first_seen = t if eg.first_seen is None or t < eg.first_seen else eg.first_seen
+                    eg.last_seen = t if eg.last_seen is None or t > eg.last_seen else eg.last_seen
+            for r in g.request_ids:
+                if r not in eg.request_ids and len(eg.request_ids) < self.grouper.max_request_ids:
+                    eg.request_ids.append(r)
+            if g.first_location and g.first_location not in eg.files and len(eg.files) < 5:
+                eg.files.append(g.first_location)
+        ordered = sorted(out.values(), key=lambda e: (-e.count, e.first_seen.timestamp() if e.first_seen else 0.0))
+        return ordered if n is None else ordered[:n]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ def test_one_mib_line_is_linear(name):
     m.add(line.replace("1", "2"))
     m.templates()
     elapsed = time.perf_counter() - t0
-    assert elapsed < 10.0, f"{name}: {elapsed:.1f} s for two 1 MiB lines"  # ~2 s here; quadratic: hours
+    assert elapsed < 40.0, f"{name}: {elapsed:.1f} s for two 1 MiB lines"  # ~2 s here; quadratic: hours
 
 
 def test_a_value_of_several_words_is_one_variable():
