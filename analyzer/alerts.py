@@ -163,7 +163,8 @@ class WebhookSink:
         if not re.match(r"^https?://", url):
             from ttsops.errors import InputError
 
-            raise InputError(f"webhook URL {url!r} is not http(s)", where="--webhook", fix="e.g. http://127.0.0.1:9093/")
+            raise InputError(f"alert URL {url!r} is not http(s)", where="--webhook/--alertmanager",
+                             fix="e.g. http://127.0.0.1:5001/ (a receiver) or http://alertmanager:9093")
         self.url = url
         self.timeout = float(timeout)
         self.retries = int(retries)
@@ -267,8 +268,48 @@ class WebhookSink:
                   file=sys.stderr)
 
 
+class AlertmanagerSink(WebhookSink):
+    """Posts alerts to an Alertmanager's own API (``URL/api/v2/alerts``), as Prometheus does: the
+    firing alerts of open incidents are posted again every ``repeat`` seconds (Alertmanager resolves an
+    alert it has not heard of for its ``resolve_timeout``), a resolved one once with its ``endsAt``.
+    Delivery is the webhook sink's: off the tail loop, bounded queue, a deadline per POST."""
+
+    def __init__(self, url: str, *, repeat: float = 60.0, **kw: Any):
+        base = url.rstrip("/")
+        if not base.endswith("/api/v2/alerts"):
+            base += "/api/v2/alerts"
+        super().__init__(base, fmt="api", **kw)
+        self.repeat = float(repeat)
+        self._active: dict[str, Alert] = {}
+        self._stop = threading.Event()
+        self._repeater = threading.Thread(target=self._again, name="alertmanager-repeat", daemon=True)
+        self._repeater.start()
+
+    def send(self, alert: Alert) -> None:
+        with self._cond:
+            if alert.status == "firing":
+                self._active[alert.id] = alert
+            else:
+                self._active.pop(alert.id, None)
+        super().send(alert)
+
+    def _again(self) -> None:
+        while not self._stop.wait(self.repeat):
+            with self._cond:
+                active = list(self._active.values())
+            for alert in active:
+                super().send(alert)
+
+    def close(self) -> None:
+        self._stop.set()
+        super().close()
+
+
 def build_sinks(*, terminal: bool = True, jsonl: str | None = None, webhook: str | None = None,
-                config: AlertConfig | None = None) -> list[Any]:
+                alertmanager: str | None = None, config: AlertConfig | None = None) -> list[Any]:
+    """The alert sinks of ``--follow``: the terminal, ``--alerts-jsonl FILE``, ``--webhook URL`` (the
+    body Alertmanager sends its webhook receivers: for a receiver, a chat bridge, a pager) and
+    ``--alertmanager URL`` (an Alertmanager itself, e.g. ``http://alertmanager:9093``)."""
     cfg = config or AlertConfig()
     sinks: list[Any] = []
     if terminal:
@@ -278,6 +319,9 @@ def build_sinks(*, terminal: bool = True, jsonl: str | None = None, webhook: str
     if webhook:
         sinks.append(WebhookSink(webhook, timeout=cfg.webhook_timeout, retries=int(cfg.webhook_retries),
                                  fmt=cfg.webhook_format))
+    if alertmanager:
+        sinks.append(AlertmanagerSink(alertmanager, timeout=cfg.webhook_timeout, retries=int(cfg.webhook_retries),
+                                      repeat=cfg.alertmanager_repeat))
     return sinks
 
 

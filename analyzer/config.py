@@ -43,6 +43,8 @@ class AlertConfig:
     webhook_format : ``"webhook"`` = the JSON Alertmanager POSTs to its webhook receivers (version 4,
         with ``alerts`` inside); ``"api"`` = the list Alertmanager's own ``/api/v2/alerts`` accepts.
     trend_every : seconds between trend checks (memory slope, latency drift, error rate).
+    alertmanager_repeat : ``--alertmanager``: seconds between re-posts of open incidents' alerts
+        (keep it below Alertmanager's ``resolve_timeout``, 5 min by default).
     """
 
     poll_interval: float = 0.5
@@ -52,6 +54,7 @@ class AlertConfig:
     webhook_retries: int = 3
     trend_every: float = 60.0
     webhook_format: str = "webhook"
+    alertmanager_repeat: float = 60.0
 
     def __post_init__(self) -> None:
         if self.webhook_format not in ("webhook", "api"):

@@ -54,13 +54,14 @@ class Summary:
     end: datetime | None = None
     windows: int = 0
     anomalous_windows: int = 0
+    inputs: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"lines": self.lines, "records": self.records, "bad_lines": self.bad_lines,
                 "templates": self.templates, "new_templates": self.new_templates,
                 "error_rate": round(self.error_rate, 6), "errors": self.errors, "warnings": self.warnings,
                 "files": self.files, "start": _iso(self.start), "end": _iso(self.end),
-                "windows": self.windows, "anomalous_windows": self.anomalous_windows}
+                "windows": self.windows, "anomalous_windows": self.anomalous_windows, "inputs": self.inputs}
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -307,6 +308,7 @@ class Analyzer:
             summary.lines = stats.lines
             summary.bad_lines = stats.bad_line_count
             summary.files = len(stats.files)
+            summary.inputs = [{"file": name, **facts.to_dict()} for name, facts in stats.facts.items()]
             bad = list(stats.bad_lines)[: self.config.max_bad_lines]
             warn_list = list(stats.warnings)[:20] + warn_list
         else:

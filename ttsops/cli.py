@@ -16,7 +16,35 @@ import click
 
 from ttsops.errors import TtsopsError
 
-__all__ = ["LazyGroup", "run_main"]
+__all__ = ["LazyGroup", "run_main", "color_option", "use_color", "quiet_option"]
+
+COLOR_CHOICES = ("auto", "always", "never")
+
+
+def color_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--color auto|always|never`` (env ``TTSOPS_COLOR``), the one spelling of the three tools;
+    ``--no-color`` stays as a hidden alias of ``--color never``. ``NO_COLOR`` is honoured in
+    :func:`use_color`."""
+    f = click.option("--no-color", "no_color", is_flag=True, hidden=True, help="Same as --color never.")(f)
+    return click.option("--color", "color", type=click.Choice(COLOR_CHOICES), default="auto", show_default=True,
+                        envvar="TTSOPS_COLOR", help="Colours in terminal output (NO_COLOR is honoured).")(f)
+
+
+def use_color(color: str = "auto", no_color: bool = False) -> bool | None:
+    """``True``/``False`` to force colours on/off, ``None`` to let the terminal decide. ``NO_COLOR``
+    (https://no-color.org) turns them off unless ``--color always`` asks for them."""
+    if no_color or color == "never":
+        return False
+    if color == "always":
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    return None
+
+
+def quiet_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q/--quiet``: only the result (and errors) are printed."""
+    return click.option("-q", "--quiet", is_flag=True, help="Print only the result and errors.")(f)
 
 
 class LazyGroup(click.Group):

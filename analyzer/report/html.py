@@ -1,5 +1,6 @@
 """The HTML report: one self-contained file with a timeline plot (anomaly score and error counts
-per window, incidents shaded), rendered by matplotlib to an inline SVG."""
+per window, incidents shaded and linked to their sections), rendered by matplotlib to an inline SVG,
+then the incidents in the order they happened, each with an anchor (``report.html#INC-002``)."""
 from __future__ import annotations
 
 import html
@@ -17,7 +18,8 @@ table{border-collapse:collapse;margin:.5rem 0} td,th{border:1px solid #ddd;paddi
 vertical-align:top;font-size:.9rem} th{background:#f4f4f4}
 .sev{font-weight:bold;padding:.1rem .4rem;border-radius:3px;color:#fff}
 .critical{background:#b00020}.high{background:#e65100}.medium{background:#b58900}.low{background:#268bd2}
-pre{background:#f7f7f7;padding:.5rem;overflow-x:auto;font-size:.85rem}
+pre{background:#f7f7f7;padding:.5rem;font-size:.85rem;white-space:pre-wrap;overflow-wrap:anywhere}
+nav ol{columns:2;font-size:.9rem} .inc:target{border-color:#1f4e79;box-shadow:0 0 0 2px #1f4e7933}
 .inc{border:1px solid #ddd;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
 .dim{color:#777}
 """
@@ -26,7 +28,8 @@ _SEV_COLORS = {"critical": "#b00020", "high": "#e65100", "medium": "#b58900", "l
 
 
 def timeline_svg(result: Any) -> str:
-    """The timeline plot as an inline ``<svg>`` string ("" when there are no windows)."""
+    """The timeline plot as an inline ``<svg>`` string ("" when there are no windows). Each
+    incident's band and label link to its section of the report (``#INC-001``)."""
     rows = result.timeline
     if not rows:
         return ""
@@ -39,31 +42,43 @@ def timeline_svg(result: Any) -> str:
     times = [r["start"] for r in rows]
     errors = [r["errors"] for r in rows]
     warns = [r["warnings"] for r in rows]
-    scores = [min(r["score"], 50.0) for r in rows]
-    fig, ax = plt.subplots(figsize=(11, 3.2), dpi=100)
+    scores = [max(0.0, float(r["score"])) for r in rows]
+    fig, ax = plt.subplots(figsize=(11, 3.6), dpi=100)
     try:
         import pandas as pd
 
         width = pd.Timedelta(result.window).total_seconds() / 86400 * 0.9
         ax.bar(times, errors, width=width, align="edge", color="#d9534f", label="errors")
         ax.bar(times, warns, width=width, align="edge", bottom=errors, color="#f0ad4e", label="warnings")
+        top = max((e + w for e, w in zip(errors, warns)), default=0)
+        ax.set_ylim(0, max(1, top) * 1.15)  # headroom: the highest bar is never cut by the frame
         ax.set_ylabel("records / window")
         ax2 = ax.twinx()
         ax2.plot(times, scores, color="#1f4e79", lw=1.5, marker=".", label="anomaly score")
-        ax2.axhline(1.0, color="#1f4e79", ls="--", lw=0.8)
-        ax2.set_ylabel("anomaly score (1 = alarm)")
-        for inc in result.incidents:
+        ax2.axhline(1.0, color="#1f4e79", ls="--", lw=0.8, label="alarm threshold (1)")
+        # one wild window must not flatten the rest, and nothing is cut: linear up to 2, log above
+        ax2.set_yscale("symlog", linthresh=2.0)
+        hi = max(2.0, max(scores, default=0)) * 1.3
+        ax2.set_ylim(0, hi)
+        ticks = [t for t in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000) if t <= hi]
+        ax2.set_yticks(ticks, [str(t) for t in ticks])
+        ax2.set_ylabel("anomaly score (symlog)")
+        for inc in sorted(result.incidents, key=lambda i: i.order):
             if inc.start is None:  # no time: not on the time axis
                 continue
-            ax.axvspan(inc.start, max(inc.end, inc.start + pd.Timedelta(result.window) / 4),
-                       color=_SEV_COLORS.get(inc.severity, "#999"), alpha=0.15)
-            ax.annotate(inc.id, (mdates.date2num(inc.start), 1), xycoords=("data", "axes fraction"),
-                        fontsize=7, va="top", rotation=90)
+            band = ax.axvspan(inc.start, max(inc.end, inc.start + pd.Timedelta(result.window) / 4),
+                              color=_SEV_COLORS.get(inc.severity, "#999"), alpha=0.15)
+            band.set_url(f"#{inc.id}")
+            label = ax.annotate(inc.id, (mdates.date2num(inc.start), 1), xycoords=("data", "axes fraction"),
+                                fontsize=7, va="top", rotation=90)
+            label.set_url(f"#{inc.id}")
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz="UTC"))
         h1, l1 = ax.get_legend_handles_labels()
         h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=8)
-        ax.set_title("Timeline (UTC): errors and warnings per window, anomaly score", fontsize=10)
+        # the legend sits above the plot, off the data
+        ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0.0, 1.02), ncol=4, fontsize=8,
+                  frameon=False, borderaxespad=0.0)
+        ax.set_title("Timeline (UTC): errors and warnings per window, anomaly score", fontsize=10, pad=22)
         fig.tight_layout()
         buf = io.StringIO()
         fig.savefig(buf, format="svg")
@@ -90,9 +105,16 @@ def render(result: Any, *, max_incidents: int = 100) -> str:
         parts.append(f"<figure class='timeline'>{svg}</figure>")
     if not n:
         parts.append("<p>No incidents found.</p>")
-    for inc in result.incidents[:max_incidents]:
+    shown = sorted(result.incidents[:max_incidents], key=lambda i: (i.order, i.first_line))  # time order
+    if shown:
+        parts.append("<nav><ol>" + "".join(
+            f"<li><a href='#{e(i.id)}'>{e(i.id)}</a> <span class='sev {e(i.severity)}'>{e(i.severity)}</span> "
+            f"<code>{e(i.root_cause.kb_id)}</code> <span class='dim'>{e(when(i))}</span></li>" for i in shown)
+            + "</ol></nav>")
+    for inc in shown:
         rc = inc.root_cause
-        parts.append(f"<div class='inc'><h2><span class='sev {e(inc.severity)}'>{e(inc.severity.upper())}</span> "
+        parts.append(f"<div class='inc' id='{e(inc.id)}'><h2><span class='sev {e(inc.severity)}'>"
+                     f"{e(inc.severity.upper())}</span> "
                      f"{e(inc.id)} · <code>{e(rc.kb_id)}</code> {e(rc.title)}</h2>")
         parts.append(f"<p><b>When</b> {e(when(inc))} · <b>volume</b> {inc.records} records, "
                      f"{inc.errors} errors · <b>requests</b> {e(request_list(inc, 8))}</p>")

@@ -11,7 +11,7 @@ from analyzer.report._common import SEVERITY_STYLE, pct, request_list, short_fil
 __all__ = ["render", "print_report"]
 
 
-def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8) -> list[Any]:
+def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8, notes: bool = True) -> list[Any]:
     from rich.console import Group
     from rich.panel import Panel
     from rich.table import Table
@@ -110,7 +110,7 @@ def _build(result: Any, *, max_incidents: int = 20, max_groups: int = 8) -> list
         bad = [x for x in result.sessions if x["anomalous"]]
         out.append(Text(f"sessions: {len(result.sessions):,}, anomalous {len(bad):,}"
                         + (": " + ", ".join(x["id"] for x in bad[:5]) + (" …" if len(bad) > 5 else "") if bad else "")))
-    for w in result.warnings[:5]:
+    for w in result.warnings[:5] if notes else ():
         out.append(Text(f"note: {w}", style="dim"))
     return [Group(*out)]
 

@@ -28,6 +28,7 @@ class Receiver:
 
     def __init__(self, fail_first: int = 0):
         self.bodies: list = []
+        self.paths: list[str] = []
         self.fail_left = fail_first
         outer = self
 
@@ -39,6 +40,7 @@ class Receiver:
                     self.send_response(500)
                 else:
                     outer.bodies.append(json.loads(body))
+                    outer.paths.append(self.path)
                     self.send_response(200)
                 self.end_headers()
 
@@ -85,6 +87,41 @@ def test_webhook_retries_then_delivers_and_never_raises(capsys: pytest.CaptureFi
     dead.send(_alert())
     assert dead.flush(10) and dead.failed == 1 and "dropped" in capsys.readouterr().err
     dead.close()
+
+
+def test_alertmanager_sink_posts_to_the_api_and_repeats_open_alerts() -> None:
+    import dataclasses
+    import time as _time
+
+    from analyzer.alerts import AlertmanagerSink
+
+    with Receiver() as rx:
+        base = rx.url.rsplit("/", 1)[0]  # http://127.0.0.1:PORT, an Alertmanager's address
+        sink = AlertmanagerSink(base, timeout=2, retries=0, repeat=0.2)
+        sink.send(_alert())
+        _time.sleep(0.9)
+        assert sink.flush(5)
+        posts = len(rx.bodies)
+        assert posts >= 3 and set(rx.paths) == {"/api/v2/alerts"}  # re-posted while open
+        assert isinstance(rx.bodies[0], list) and rx.bodies[0][0]["labels"]["incident"] == "INC-001"
+        resolved = dataclasses.replace(_alert(), status="resolved", end=datetime(2026, 3, 1, 0, 5, tzinfo=timezone.utc))
+        sink.send(resolved)
+        assert sink.flush(5)
+        n = len(rx.bodies)
+        assert not rx.bodies[-1][0]["endsAt"].startswith("0001-")
+        _time.sleep(0.6)
+        assert len(rx.bodies) == n  # resolved: not posted again
+        sink.close()
+
+
+def test_cli_alertmanager_needs_follow(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from analyzer.commands.analyze import analyze as cmd
+
+    (tmp_path / "a.log").write_text("2024-06-15 10:00:00 INFO ok\n", encoding="utf-8")
+    r = CliRunner().invoke(cmd, [str(tmp_path / "a.log"), "--alertmanager", "http://127.0.0.1:9093"])
+    assert r.exit_code == 2 and "need --follow" in r.output
 
 
 def test_follow_survives_rotation(tmp_path: Path) -> None:

@@ -67,3 +67,38 @@ def test_help_documents_exit_codes() -> None:
     assert r.exit_code == 0
     for s in ("0  nothing found", "1  incidents found", "2  usage error", "--follow", "--webhook", "--sessions"):
         assert s in r.output
+
+
+def test_color_flags_and_no_color(tmp_path) -> None:
+    """One vocabulary: --color auto|always|never (TTSOPS_COLOR), NO_COLOR honoured unless always."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from ttsops.cli import use_color
+
+    assert use_color("never") is False and use_color("always") is True
+    old = os.environ.pop("NO_COLOR", None)
+    try:
+        assert use_color("auto") is None
+        os.environ["NO_COLOR"] = "1"
+        assert use_color("auto") is False and use_color("always") is True
+    finally:
+        os.environ.pop("NO_COLOR", None)
+        if old is not None:
+            os.environ["NO_COLOR"] = old
+    p = tmp_path / "paste.log"
+    p.write_text("torch.OutOfMemoryError: CUDA out of memory.\n", encoding="utf-8")
+    exe = Path(sys.executable).with_name("tts-analyze")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "analyzer.cli"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    always = subprocess.run(cmd + [str(p), "--color", "always"], capture_output=True, env=env, timeout=120)
+    never = subprocess.run(cmd + [str(p), "--color", "never"], capture_output=True, env=env, timeout=120)
+    legacy = subprocess.run(cmd + [str(p), "--no-color", "-q"], capture_output=True, env=env, timeout=120)
+    assert always.returncode == never.returncode == legacy.returncode == 1
+    assert b"\x1b[" in always.stdout and b"\x1b[" not in never.stdout and b"\x1b[" not in legacy.stdout
+    assert b"note:" in never.stdout and b"note:" not in legacy.stdout  # -q: the report only
+    env["TTSOPS_ANALYZE_FORMAT"] = "json"
+    js = subprocess.run(cmd + [str(p)], capture_output=True, env=env, timeout=120)
+    assert js.stdout.lstrip().startswith(b"{")

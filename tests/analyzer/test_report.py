@@ -29,7 +29,11 @@ def check_contract(doc: dict) -> None:
     assert isinstance(doc["incidents"], list)
     for inc in doc["incidents"]:
         assert isinstance(inc["id"], str) and inc["id"]
-        assert isinstance(inc["start"], str) and isinstance(inc["end"], str) and inc["start"] <= inc["end"]
+        if inc["time_known"]:
+            assert isinstance(inc["start"], str) and isinstance(inc["end"], str) and inc["start"] <= inc["end"]
+        else:
+            assert inc["start"] is None and inc["end"] is None
+        assert inc["location"]["first_line"] <= inc["location"]["last_line"]
         assert inc["severity"] in ("critical", "high", "medium", "low")
         rc = inc["root_cause"]
         assert isinstance(rc["kb_id"], str) and isinstance(rc["title"], str) and isinstance(rc["fix"], str)
@@ -82,3 +86,49 @@ def test_empty_result_renders(tmp_path: Path) -> None:
         out = render(r, fmt)
         assert out
     assert "No incidents" in render(r, "terminal")
+
+
+def test_json_report_matches_the_published_schema(result, tmp_path: Path) -> None:
+    import jsonschema
+
+    from analyzer.schemas import load_schema
+
+    schema = load_schema("report")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(json.loads(render(result, "json")), schema)
+    # and a console paste (no times: start/end null) too
+    p = tmp_path / "paste.log"
+    p.write_text("Traceback (most recent call last):\n  File \"a.py\", line 1, in f\nKeyError: 'x'\n", encoding="utf-8")
+    doc = json.loads(render(analyze([str(p)]), "json"))
+    jsonschema.validate(doc, schema)
+    assert doc["schema"] == schema["properties"]["schema"]["const"]
+    bad = dict(doc, incidents=[dict(doc["incidents"][0], severity="urgent")])
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_html_incidents_in_time_order_with_anchors(result) -> None:
+    import re
+
+    page = render(result, "html")
+    ids = re.findall(r"<div class='inc' id='(INC-\d+)'>", page)
+    by_time = [i.id for i in sorted(result.incidents, key=lambda i: i.order)]
+    assert ids == by_time and len(ids) == len(result.incidents)
+    for inc_id in ids:  # the timeline links each incident's band and label to its section
+        assert f'xlink:href="#{inc_id}"' in page or f'href="#{inc_id}"' in page
+        assert f"<a href='#{inc_id}'>" in page
+    assert "white-space:pre-wrap" in page  # evidence lines wrap
+
+
+def test_exception_groups_one_per_exception_and_cause() -> None:
+    from pathlib import Path as P
+
+    samples = P(__file__).resolve().parents[2] / "data" / "samples" / "logs"
+    groups = analyze([str(samples)]).exception_groups
+    keys = [(g.error_type.rsplit(".", 1)[-1], tuple(g.frames), g.kb_id) for g in groups]
+    assert len(keys) == len(set(keys))
+    assert all("," not in g.kb_id for g in groups)  # one root cause per group
+    by_cause = {}
+    for g in groups:  # a frames-less copy of a failure (an access log's error_type) is folded in
+        by_cause.setdefault((g.error_type.rsplit(".", 1)[-1], g.kb_id), []).append(g)
+    assert all(len(v) == 1 or all(x.frames for x in v) for v in by_cause.values())
