@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.incidents import IncidentConfig
-from ttsops.config import load_toml
+from ttsops.config import check_kwargs, check_types, load_toml
 from ttsops.errors import ConfigError
 
 __all__ = ["AnalyzeConfig", "AlertConfig"]
@@ -57,6 +57,7 @@ class AlertConfig:
     alertmanager_repeat: float = 60.0
 
     def __post_init__(self) -> None:
+        check_types(self, "alerts")
         if self.webhook_format not in ("webhook", "api"):
             raise ConfigError(f"webhook_format={self.webhook_format!r} must be 'webhook' or 'api'",
                               where="alerts.webhook_format")
@@ -105,6 +106,7 @@ class AnalyzeConfig:
     def __post_init__(self) -> None:
         import re
 
+        check_types(self, "analyze")
         try:
             import pandas as pd
 
@@ -126,6 +128,22 @@ class AnalyzeConfig:
             self.alerts = _build(AlertConfig, self.alerts, "alerts")
         if self.max_bad_lines < 0:
             raise ConfigError("max_bad_lines must be >= 0", where="max_bad_lines")
+        # the component sections kept as dicts are checked now, not when (or if) they are used
+        from analyzer.detect import WindowDetector
+        from analyzer.features import FeatureConfig
+
+        self.detect = check_kwargs(WindowDetector.__init__, self.detect, "detect")
+        if "window" in self.features:
+            raise ConfigError("window belongs in [analyze], not [features]", where="features.window")
+        known = {f.name for f in dataclasses.fields(FeatureConfig)} - {"window"}
+        if not set(self.features) <= known:
+            raise ConfigError(f"unknown key(s) {', '.join(sorted(set(self.features) - known))}", where="[features]",
+                              fix=f"known keys: {', '.join(sorted(known))}")
+        FeatureConfig(**{**self.features, "window": self.window})
+        if self.templates:
+            from analyzer.templates import TemplateConfig
+
+            TemplateConfig.from_dict(self.templates)
 
     @property
     def window_seconds(self) -> float:

@@ -108,6 +108,9 @@ class FeatureConfig:
     max_windows: int = 100_000
 
     def __post_init__(self) -> None:
+        from ttsops.config import check_types
+
+        check_types(self, "features")
         try:
             td = pd.Timedelta(self.window)
         except (ValueError, TypeError) as exc:

@@ -77,8 +77,10 @@ class IncidentConfig:
     high_volume: int = 50
 
     def __post_init__(self) -> None:
+        from ttsops.config import check_types
         from ttsops.errors import ConfigError
 
+        check_types(self, "incidents")
         for name in ("episode_gap", "attach_gap", "cause_tolerance"):
             if float(getattr(self, name)) < 0:
                 raise ConfigError(f"{name} must be >= 0", where=f"incidents.{name}")

@@ -10,102 +10,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ttsops.config import check_types, section_from_toml
 from ttsops.errors import ConfigError
 
-__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES", "check_types", "section_from_toml"]
+__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES"]
 
-
-def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in typing.get_args(tp))
-    if tp is type(None):
-        return "absent"
-    if origin is not None:
-        return {tuple: "a list", list: "a list", dict: "a table"}.get(origin, str(tp))
-    return {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
-            Path: "a path string", dict: "a table"}.get(tp, getattr(tp, "__name__", str(tp)))
-
-
-def _coerce(value: Any, tp: Any, where: str) -> Any:
-    """``value`` checked against the annotation ``tp`` (and normalised: Path, tuple); ConfigError
-    naming ``where`` otherwise. bool is not an int, NaN and infinities are not numbers here."""
-    if tp is Any:
-        return value
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    bad = ConfigError(f"must be {_describe(tp)}, got {value!r}"[:300], where=where)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                if len(args) <= 2:      # X | None: X's own message is the clearer one
-                    raise exc from None
-        raise bad
-    if origin in (tuple, list):
-        if not isinstance(value, (list, tuple)):
-            raise bad
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            if len(value) != len(args):
-                raise ConfigError(f"must be a list of {len(args)} values, got {value!r}"[:300], where=where)
-            return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        item = args[0] if args else Any
-        items = [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            raise bad
-        return value
-    if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if isinstance(value, dict):
-            return section_from_toml(tp, value, where=where)
-        raise bad
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise bad
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-        return value
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise bad
-        return float(value)
-    if tp is str:
-        if not isinstance(value, str):
-            raise bad
-        return value
-    if tp is Path:
-        if not isinstance(value, (str, os.PathLike)) or "\x00" in os.fspath(value) or not os.fspath(value):
-            raise bad
-        return Path(value)
-    return value
-
-
-def check_types(obj: Any, section: str) -> None:
-    """Check (and normalise) every field of the config dataclass ``obj`` against its annotation;
-    the first wrong one is a ConfigError naming ``section.field``. Called from ``__post_init__``."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        setattr(obj, f.name, _coerce(getattr(obj, f.name), hints.get(f.name, Any), f"{section}.{f.name}"))
-
-
-def section_from_toml(cls: Any, section: Any, *, where: str) -> Any:
-    """Build config dataclass ``cls`` from a TOML table: not a table, unknown keys and wrong types
-    are ConfigErrors naming ``where`` (``file: [table]`` or ``table.key``)."""
-    if not isinstance(section, dict):
-        raise ConfigError(f"must be a table, got {section!r}"[:200], where=where)
-    known = {f.name for f in fields(cls) if f.init}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}", where=where,
-                          fix=f"known keys: {', '.join(sorted(known))}")
-    return cls(**section)
 
 #: fault kinds ``engine.faults`` can inject (kb_id slugs shared with the analyzer's knowledge base)
 FAULT_TYPES = ("cuda_oom", "device_mismatch", "model_load_timeout", "invalid_text", "silent_output",

@@ -80,7 +80,7 @@ class SupervisorConfig:
     command: Optional[list[str]] = None    # override the child command (default: this python -m engine.cli serve)
 
     def __post_init__(self) -> None:
-        from engine.config import check_types
+        from ttsops.config import check_types
         check_types(self, "supervisor")
         if not 1 <= self.port <= 65535:
             raise ConfigError(f"port must be in [1, 65535], got {self.port!r}", where="supervisor.port")
@@ -105,7 +105,7 @@ class SupervisorConfig:
     def from_toml(cls, path: str | Path, **overrides: Any) -> "SupervisorConfig":
         from ttsops.config import load_toml
 
-        from engine.config import section_from_toml
+        from ttsops.config import section_from_toml
 
         p = Path(path)
         section = load_toml(p).get("supervisor", {})
