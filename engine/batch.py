@@ -38,7 +38,8 @@ from ttsops.errors import InputError, TtsopsError
 __all__ = ["Task", "BatchSummary", "iter_tasks", "run_batch", "MAX_LINE_BYTES", "TASK_FIELDS"]
 
 MAX_LINE_BYTES = 1_000_000
-TASK_FIELDS = ("input_text", "name", "speaker", "emotion", "duration_ratio", "prompt_audio", "backend", "seed")
+TASK_FIELDS = ("input_text", "name", "speaker", "emotion", "duration_ratio", "prompt_audio", "backend", "seed",
+               "temperature")
 _NAME_RE = re.compile(r"^[A-Za-z0-9\u4e00-\u9fff][A-Za-z0-9_.\-\u4e00-\u9fff]{0,127}$")
 
 
@@ -54,11 +55,12 @@ class Task:
     backend: str | None = None
     seed: int | None = None
     raw: bytes = b""
+    temperature: float = 0.0
 
     def params(self) -> dict[str, Any]:
         return {"speaker": self.speaker, "emotion": self.emotion or "neutral", "duration_ratio": self.duration_ratio,
                 "prompt_audio": str(self.prompt_audio) if self.prompt_audio else None, "backend": self.backend,
-                "seed": self.seed}
+                "seed": self.seed, "temperature": self.temperature}
 
 
 @dataclass
@@ -101,7 +103,7 @@ def _read_lines(fh: Any) -> Iterator[tuple[int, bytes | None]]:
 
 def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
     from engine.backends import REGISTRY
-    from engine.prosody import check_duration_ratio, check_emotion
+    from engine.prosody import check_duration_ratio, check_emotion, check_temperature
     from engine.speakers import SPEAKERS
 
     try:
@@ -132,6 +134,7 @@ def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
     try:
         emotion = check_emotion(emotion)
         ratio = check_duration_ratio(obj.get("duration_ratio", 1.0))
+        temperature = check_temperature(obj.get("temperature", 0.0))
     except InputError as exc:
         raise _line_error(line, exc.message, exc.fix) from None
     backend = obj.get("backend")
@@ -154,7 +157,7 @@ def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
         if not resolved.is_file():
             raise _line_error(line, f"prompt audio not found: {prompt}", "fix the path or drop prompt_audio")
         prompt_path = resolved
-    return Task(line, name, obj["input_text"], speaker, emotion, ratio, prompt_path, backend, seed, raw)
+    return Task(line, name, obj["input_text"], speaker, emotion, ratio, prompt_path, backend, seed, raw, temperature)
 
 
 def iter_tasks(path: str | Path, *, prompt_root: str | Path | None = None) -> Iterator[tuple[int, Task | InputError]]:
@@ -318,7 +321,7 @@ def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConf
                             res = eng.synthesize(SynthRequest(
                                 text=task.input_text, speaker=task.speaker, emotion=task.emotion,
                                 duration_ratio=task.duration_ratio, seed=task.seed, backend=task.backend,
-                                ref_audio=task.prompt_audio))
+                                ref_audio=task.prompt_audio, temperature=task.temperature))
                             wav = write_wav_atomic(out / f"{task.name}.wav", res.audio, res.sample_rate)
                             _append_line(manifest_fh, {
                                 "name": task.name, "path": wav.name, "sha256": _sha256(wav),
