@@ -257,8 +257,12 @@ def _analyse(sets: list[tuple[RenderSet, Path | None]], texts: list[str], prompt
 
 def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thresholds, jobs: int | None = None,
                  progress: bool = False, cache_dir: Path | None = None, config: ScoreConfig | None = None,
-                 mode_reason: str = "") -> DistributionResult:
-    """Compare the renders of two builds text by text; see the module docstring for the rules."""
+                 mode_reason: str = "", candidate_cache_dir: Path | None = None) -> DistributionResult:
+    """Compare the renders of two builds text by text; see the module docstring for the rules.
+
+    ``cache_dir`` keeps the baseline's features (``<baseline>/.quality-cache``); the candidate's are
+    cached only in ``candidate_cache_dir`` (a nightly candidate is scored once).
+    """
     from quality.stats import energy_test, rank_test, shift_ci, van_elteren  # noqa: PLC0415
 
     dt = thresholds.distribution
@@ -269,7 +273,7 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
     warnings = list(baseline.warnings) + list(candidate.warnings)
     prompt_paths = {t: baseline.texts[t][0].prompt for t in common
                     if baseline.texts[t][0].prompt is not None and "speaker_similarity" in cfg.metrics}
-    (base, cand), prompts, errs = _analyse([(baseline, cache_dir), (candidate, None)], common, prompt_paths, cfg,
+    (base, cand), prompts, errs = _analyse([(baseline, cache_dir), (candidate, candidate_cache_dir)], common, prompt_paths, cfg,
                                            jobs=jobs, progress=progress)
     warnings += errs
     ok = [t for t in common if len(base[t]) >= dt.min_renders and len(cand[t]) >= dt.min_renders]

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["png", "audio_player", "spectrogram_pair", "histograms", "trend", "page", "load16"]
+__all__ = ["png", "audio_player", "spectrogram_pair", "spectrogram_figure", "histograms", "histogram_figure", "trend",
+           "page", "load16"]
 
 #: dynamic range of the spectrogram colour scale (dB below the louder of the two)
 SPEC_RANGE_DB = 80.0
@@ -66,7 +67,14 @@ def _spec_db(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def spectrogram_pair(ref: np.ndarray | None, deg: np.ndarray | None, *, title: str,
                      f0: tuple[Any, Any] | None = None, labels: tuple[str, str] = ("reference", "candidate")) -> str:
-    """F0 overlay (optional) and the two spectrograms on one dB scale with a colour bar."""
+    """F0 overlay (optional) and the two spectrograms on one dB scale with a colour bar, as an ``<img>``."""
+    return png(spectrogram_figure(ref, deg, title=title, f0=f0, labels=labels))
+
+
+def spectrogram_figure(ref: np.ndarray | None, deg: np.ndarray | None, *, title: str,
+                       f0: tuple[Any, Any] | None = None, labels: tuple[str, str] = ("reference", "candidate")) -> Any:
+    """The figure of :func:`spectrogram_pair`: both spectrograms share ``vmin``/``vmax`` (the louder
+    one's peak and :data:`SPEC_RANGE_DB` below it), so a colour means the same level in both."""
     plt = _plt()
     panels = 3 if f0 is not None else 2
     fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 2.8))
@@ -89,16 +97,25 @@ def spectrogram_pair(ref: np.ndarray | None, deg: np.ndarray | None, *, title: s
         ax.set_ylabel("kHz", fontsize=8)
     if im is not None:
         fig.colorbar(im, ax=list(axes[panels - 2:]), label="dB (one scale for both)", fraction=0.04)
-    return png(fig)
+    return fig
 
 
-def histograms(panels: Sequence[tuple[str, Sequence[np.ndarray], Sequence[str], Sequence[tuple[float, str]]]]) -> str:
+Panel = tuple[str, Sequence[np.ndarray], Sequence[str], Sequence[tuple[float, str]]]
+
+
+def histograms(panels: Sequence[Panel]) -> str:
+    """The figure of :func:`histogram_figure` as an ``<img>``."""
+    fig = histogram_figure(panels)
+    return "<p>no values to plot</p>" if fig is None else png(fig)
+
+
+def histogram_figure(panels: Sequence[Panel]) -> Any:
     """One histogram per panel: ``(title, [values...], [labels...], [(threshold, label)...])``,
-    several value sets overlaid, threshold lines dashed."""
+    several value sets overlaid, threshold lines dashed; None when there is nothing to plot."""
     plt = _plt()
     panels = [p for p in panels if any(len(v[np.isfinite(v)]) for v in p[1])]
     if not panels:
-        return "<p>no values to plot</p>"
+        return None
     fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 2.6))
     axes = np.atleast_1d(axes)
     colours = ("#4a7", "#c33", "#36c")
@@ -117,7 +134,7 @@ def histograms(panels: Sequence[tuple[str, Sequence[np.ndarray], Sequence[str], 
         ax.set_title(title, fontsize=9)
         if len(labels) > 1:
             ax.legend(fontsize=7)
-    return png(fig)
+    return fig
 
 
 def trend(runs: list[dict[str, Any]], skipped: int = 0) -> str:
