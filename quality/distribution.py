@@ -5,10 +5,12 @@ A golden pair score reads sampling as a regression. Here each build renders ever
 the baseline's voice, duration, pitch, level, silences, clipping) and the spectral distance between
 renders (MCD-DTW), and the *distributions* of baseline and candidate are compared:
 
-* per metric, pooled over texts: the stratified rank test (van Elteren) -- or, for MCD, a permutation
-  energy test -- at ``alpha`` split over the metrics (Bonferroni), *and* a shift at least
-  ``min_effect`` in the worse direction (a significant but negligible change passes). The shift is the
-  mean over texts of the median difference, with a stratified bootstrap interval;
+* per metric, pooled over texts: the stratified rank test (van Elteren; for two-sided metrics such
+  as pitch the per-text z-scores squared and summed, so texts moving in opposite directions add up)
+  -- or, for MCD, a permutation energy test -- at ``alpha`` split over the metrics (Bonferroni),
+  *and* a shift at least ``min_effect`` in the worse direction (a significant but negligible change
+  passes). The shift is the mean over texts of the median difference, with a stratified bootstrap
+  interval (two-sided metrics: the median over texts of each text's own move);
 * per text: a text is named when the metric regressed overall and that text moved by at least the
   minimum effect with a per-text rank test below ``text_alpha``; a text whose own change is strong
   enough on its own (``alpha`` split over the texts: with 8 renders a side that takes at most three
@@ -46,15 +48,17 @@ class MetricSpec:
     label: str
     worse: str
     say: Callable[[float], str]
-    scale: Callable[[float], float] = staticmethod(lambda e: e)  # type: ignore[assignment]
+    #: the size of a two-sided metric's shift, in the unit its minimum effect is given in
+    scale: Callable[[float], float] = staticmethod(abs)  # type: ignore[assignment]
 
-    def oriented(self, shift: float) -> float:
-        """The shift's size in the worse direction (negative = better)."""
+    def size(self, shift: float) -> float:
+        """How far ``shift`` goes in the worse direction (negative = better), comparable with the
+        metric's minimum effect."""
         if self.worse == "lower":
             return -shift
         if self.worse == "higher":
             return shift
-        return abs(shift)
+        return self.scale(shift)
 
     def alternative(self) -> str:
         return {"lower": "less", "higher": "greater", "both": "two-sided"}[self.worse]
@@ -263,7 +267,7 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
     ``cache_dir`` keeps the baseline's features (``<baseline>/.quality-cache``); the candidate's are
     cached only in ``candidate_cache_dir`` (a nightly candidate is scored once).
     """
-    from quality.stats import energy_test, rank_test, shift_ci, van_elteren  # noqa: PLC0415
+    from quality.stats import either_way, energy_test, rank_test, shift_ci, van_elteren  # noqa: PLC0415
 
     dt = thresholds.distribution
     cfg = config or ScoreConfig(metrics=frozenset({"dnsmos", "speaker_similarity"}))
@@ -310,7 +314,7 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
                                      candidate_median=float(np.median(D[:nb, nb:])))
         else:
             groups = [vals[t][spec.name] for t in ok]
-            _, p = van_elteren(groups, alternative=spec.alternative())
+            _, p = (either_way(groups) if spec.worse == "both" else van_elteren(groups, alternative=spec.alternative()))
             effect, lo, hi = shift_ci(groups, n_boot=dt.n_boot, seed=0)
             text_stats = {}
             for t, (b, c) in zip(ok, groups):
@@ -320,7 +324,11 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
                                  "candidate_median": float(np.median(cf)) if len(cf) else math.nan,
                                  "shift": float(np.median(cf) - np.median(bf)) if len(bf) and len(cf) else math.nan,
                                  "p": q, "cliffs_delta": delta}
-        size = spec.scale(effect) if spec.worse == "both" else spec.oriented(effect)
+        shifts = np.array([text_stats[t]["shift"] for t in ok], dtype=float)
+        shifts = shifts[np.isfinite(shifts)]
+        # two-sided: the typical size of each text's own move (texts may move in opposite directions)
+        size = (float(np.median([spec.size(x) for x in shifts])) if spec.worse == "both" and len(shifts)
+                else spec.size(effect))
         fired = bool(np.isfinite(effect) and p < dt.alpha / n_m and size >= min_eff)
         named = []
         for t in ok:
@@ -328,9 +336,7 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
             s = st["shift"]
             if not np.isfinite(s):
                 continue
-            same_way = spec.worse != "both" or not fired or np.sign(s) == np.sign(effect)
-            t_size = spec.scale(s) if spec.worse == "both" else spec.oriented(s)
-            big = t_size >= min_eff and same_way
+            big = spec.size(s) >= min_eff
             # named: behind a pooled regression, or strong on its own (alpha split over the texts)
             st["fired"] = bool(big and ((fired and st["p"] < dt.text_alpha) or st["p"] < dt.alpha / n_t))
             if st["fired"]:
@@ -338,10 +344,10 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
                 flagged[t].append((spec.name, f"{spec.say(s)} (p={st['p']:.2g})"))
             per_text[t][spec.name] = st
         metrics[spec.name] = {"label": spec.label, "worse": spec.worse, "effect": effect, "ci_low": lo, "ci_high": hi,
-                              "p": p, "alpha": dt.alpha / n_m, "min_effect": min_eff, "fired": fired,
+                              "size": size, "p": p, "alpha": dt.alpha / n_m, "min_effect": min_eff, "fired": fired,
                               "texts_fired": len(named), "texts": len(ok)}
         if fired:
-            overall_reasons.append(f"{spec.say(effect)}, {len(named)} of {len(ok)} texts")
+            overall_reasons.append(_say_pooled(spec, effect, [text_stats[t]["shift"] for t in named], len(ok)))
         elif named:
             overall_reasons.append(f"{spec.say(text_stats[named[0]]['shift'])} in {', '.join(named)}")
     # text verdicts
@@ -377,6 +383,16 @@ def compare_sets(baseline: RenderSet, candidate: RenderSet, *, thresholds: Thres
              "renders": baseline.n_renders, "candidate_renders": candidate.n_renders}
     return DistributionResult(verdict, utts, metrics, overall_reasons, thresholds, binfo, rows, brows, warnings,
                               mode_reason=mode_reason)
+
+
+def _say_pooled(spec: MetricSpec, effect: float, named: list[float], n: int) -> str:
+    """"speaker similarity down 0.08, 9 of 12 texts"; a two-sided metric whose texts moved both ways
+    gets each direction's median: "pitch 1020 cents higher in 6 texts, pitch 990 cents lower in 6 of 12"."""
+    up, down = [x for x in named if x > 0], [x for x in named if x < 0]
+    if spec.worse == "both" and up and down:
+        return (f"{spec.say(float(np.median(up)))} in {len(up)} texts, {spec.say(float(np.median(down)))} in "
+                f"{len(down)}; {len(named)} of {n} texts")
+    return f"{spec.say(effect)}, {len(named)} of {n} texts"
 
 
 def _rows(items: dict[str, list[tuple[Render, Features]]], texts: list[str],

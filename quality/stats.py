@@ -4,6 +4,8 @@
 * :func:`van_elteren` -- the stratified Wilcoxon rank-sum test (van Elteren 1960): the per-text rank
   sums weighted by ``1 / (n_t + 1)`` and pooled, so twelve texts with eight renders each give one
   test whose power grows with the number of texts while each text is only compared with itself;
+* :func:`either_way` -- for two-sided metrics (pitch, duration): the per-text rank-sum z-scores
+  squared and summed (chi-square), so shifts in opposite directions on different texts add up;
 * :func:`shift_ci` -- a stratified bootstrap interval for the mean over texts of the median shift;
 * :func:`energy_test` -- a permutation test on a distance matrix (energy distance, Szekely & Rizzo):
   are candidate renders further from baseline renders than renders of one build are from each other?
@@ -18,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["rank_test", "van_elteren", "shift_ci", "energy_test", "cliffs_delta"]
+__all__ = ["rank_test", "van_elteren", "either_way", "shift_ci", "energy_test", "cliffs_delta"]
 
 Groups = Sequence[tuple[np.ndarray, np.ndarray]]   # (baseline values, candidate values) per text
 
@@ -49,14 +51,11 @@ def rank_test(b: np.ndarray, c: np.ndarray, *, alternative: str) -> tuple[float,
     return p, cliffs_delta(b, c)
 
 
-def van_elteren(groups: Groups, *, alternative: str) -> tuple[float, float]:
-    """Stratified Wilcoxon rank-sum test over texts: ``(z, p)`` (normal approximation, ties corrected).
+def _rank_sums(groups: Groups) -> list[tuple[float, float, int]]:
+    """Per text: (candidate rank sum minus its null mean, its null variance with ties, n)."""
+    from scipy.stats import rankdata  # noqa: PLC0415
 
-    ``z`` > 0 when candidate values rank above baseline values.
-    """
-    from scipy.stats import norm, rankdata  # noqa: PLC0415
-
-    num = var = 0.0
+    out = []
     for b, c in groups:
         b, c = _finite(b), _finite(c)
         n1, n2 = len(c), len(b)
@@ -64,11 +63,36 @@ def van_elteren(groups: Groups, *, alternative: str) -> tuple[float, float]:
         if n1 == 0 or n2 == 0 or n < 3:
             continue
         x = np.concatenate((c, b))
-        w_sum = float(rankdata(x)[:n1].sum())
         _, counts = np.unique(x, return_counts=True)
         v = n1 * n2 / 12.0 * ((n + 1) - float((counts ** 3 - counts).sum()) / (n * (n - 1)))
+        out.append((float(rankdata(x)[:n1].sum()) - n1 * (n + 1) / 2.0, v, n))
+    return out
+
+
+def either_way(groups: Groups) -> tuple[float, float]:
+    """Do the texts move, each in its own direction? ``(chi2, p)`` of the sum of squared per-text
+    rank-sum z-scores (chi-square with one degree of freedom a text): a pitch that goes up for some
+    speakers and down for others does not cancel out, as it would in :func:`van_elteren`."""
+    from scipy.stats import chi2  # noqa: PLC0415
+
+    zs = [d / math.sqrt(v) for d, v, _ in _rank_sums(groups) if v > 0]
+    if not zs:
+        return 0.0, 1.0
+    stat = float(np.sum(np.square(zs)))
+    return stat, float(chi2.sf(stat, df=len(zs)))
+
+
+def van_elteren(groups: Groups, *, alternative: str) -> tuple[float, float]:
+    """Stratified Wilcoxon rank-sum test over texts: ``(z, p)`` (normal approximation, ties corrected).
+
+    ``z`` > 0 when candidate values rank above baseline values.
+    """
+    from scipy.stats import norm  # noqa: PLC0415
+
+    num = var = 0.0
+    for d, v, n in _rank_sums(groups):
         w = 1.0 / (n + 1)
-        num += w * (w_sum - n1 * (n + 1) / 2.0)
+        num += w * d
         var += w * w * v
     if var <= 0:
         return 0.0, 1.0

@@ -123,7 +123,7 @@ def test_too_few_renders_and_corrupt_manifest_are_usage_errors(sets, tmp_path):
 
 
 def test_stats_on_known_shifts():
-    from quality.stats import energy_test, rank_test, shift_ci, van_elteren
+    from quality.stats import either_way, energy_test, rank_test, shift_ci, van_elteren
 
     rng = np.random.default_rng(0)
     same = [(rng.normal(0, 1, 8), rng.normal(0, 1, 8)) for _ in range(12)]
@@ -131,6 +131,10 @@ def test_stats_on_known_shifts():
     assert van_elteren(same, alternative="two-sided")[1] > 0.01
     z, p = van_elteren(moved, alternative="greater")
     assert z > 3 and p < 1e-3 and van_elteren(moved, alternative="less")[1] > 0.99
+    # half the texts up, half down: cancels in the signed pool, adds up either way
+    opposite = [(b, c + (3.0 if k % 2 else -3.0)) for k, (b, c) in enumerate(same)]
+    assert van_elteren(opposite, alternative="two-sided")[1] > 0.01
+    assert either_way(opposite)[1] < 1e-6 and either_way(same)[1] > 0.01
     est, lo, hi = shift_ci(moved, n_boot=500)
     assert lo < est < hi and lo < 1.0 + 0.2 and hi > 1.0 - 0.6
     p1, delta = rank_test(np.arange(8.0), np.arange(8.0) + 10, alternative="greater")
@@ -161,3 +165,17 @@ def test_spectrograms_share_one_scale_and_histograms_draw_thresholds(sets):
     fig = histogram_figure([("pesq_wb", [np.array([3.0, 3.5, 4.1])], ["candidates"], [(3.2, "floor")])])
     xs = [ln.get_xdata()[0] for ln in fig.axes[0].lines]
     assert xs == [3.2]
+
+
+def test_metric_sizes_in_the_worse_direction():
+    import math
+
+    from quality.distribution import METRIC_SPECS
+
+    assert METRIC_SPECS["pitch"].size(-1.0) == 1.0 == METRIC_SPECS["pitch"].size(1.0)   # two-sided
+    assert METRIC_SPECS["duration"].size(math.log(0.95)) == pytest.approx(0.05)          # 5 % shorter
+    assert METRIC_SPECS["speaker_similarity"].size(-0.08) == pytest.approx(0.08)          # down is worse
+    assert METRIC_SPECS["speaker_similarity"].size(0.08) < 0                             # up is better
+    assert METRIC_SPECS["mcd_to_baseline"].size(1.5) == 1.5
+    assert METRIC_SPECS["pitch"].say(-0.5) == "pitch 50 cents lower"
+    assert METRIC_SPECS["duration"].say(math.log(1.05)) == "5.0% longer"
