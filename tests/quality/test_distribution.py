@@ -35,7 +35,7 @@ def sets(tmp_path_factory):
     texts = d / "texts.jsonl"
     texts.write_text("".join(json.dumps(t, ensure_ascii=False) + "\n" for t in TEXTS), encoding="utf-8")
     for out, seed in (("A", 0), ("B", 100)):
-        r = _cli("reference", "build", str(texts), "--out", str(d / out), "--sampling", "--renders", "5",
+        r = _cli("reference", "build", str(texts), "--out", str(d / out), "--sampling", "--renders", "6",
                  "--seed", str(seed))
         assert r.returncode == 0, r.stderr
     return d
@@ -43,22 +43,21 @@ def sets(tmp_path_factory):
 
 def test_manifest_says_how_it_was_made(sets):
     man = json.loads((sets / "A" / "manifest.json").read_text())
-    assert man["sampling"] == {"temperature": 1.0, "renders": 5, "seeds": [0, 1, 2, 3, 4]}
-    assert len(man["utterances"]) == 15 and {u["seed"] for u in man["utterances"]} == {0, 1, 2, 3, 4}
+    assert man["sampling"] == {"temperature": 1.0, "renders": 6, "seeds": [0, 1, 2, 3, 4, 5]}
+    assert len(man["utterances"]) == 18 and {u["seed"] for u in man["utterances"]} == set(range(6))
     files = sorted(p.name for p in (sets / "A").glob("*.wav"))
-    assert files[:5] == [f"en_a.s{s}.wav" for s in range(5)]
-    # renders of one text differ (sampling), byte-identical when rebuilt with the same seed
-    blobs = {(sets / "A" / f).read_bytes() for f in files[:5]}
-    assert len(blobs) == 5
+    assert files[:6] == [f"en_a.s{s}.wav" for s in range(6)]
+    blobs = {(sets / "A" / f).read_bytes() for f in files[:6]}      # renders of one text differ (sampling)
+    assert len(blobs) == 6
 
 
 def test_two_sampled_builds_pass_and_auto_picks_distribution(sets):
     r = _cli("regress", "--baseline", str(sets / "A"), "--candidate", str(sets / "B"), "--format", "json", *FAST)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr
     doc = json.loads(r.stdout)
-    assert doc["verdict"] == "pass" and doc["mode"] == "distribution" and "5 renders" in doc["mode_reason"]
+    assert doc["verdict"] == "pass" and doc["mode"] == "distribution" and "6 renders" in doc["mode_reason"]
     assert [t["verdict"] for t in doc["texts"]] == ["pass"] * 3
-    assert {t["baseline_renders"] for t in doc["texts"]} == {5}
+    assert {t["baseline_renders"] for t in doc["texts"]} == {6}
     m = doc["metrics"]
     assert {"speaker_similarity", "mcd_to_baseline", "pitch", "duration"} <= set(m)
     assert not any(v["fired"] for v in m.values())
@@ -98,7 +97,7 @@ def test_missing_and_extra_texts_are_reported(sets, tmp_path):
     for p in (sets / "B").glob("*.wav"):
         if not p.name.startswith("zh_c"):
             shutil.copy(p, cand / p.name)
-    for k in range(5):   # a text the baseline does not have, in the <text>.s<seed>.wav naming
+    for k in range(6):   # a text the baseline does not have, in the <text>.s<seed>.wav naming
         shutil.copy(sets / "B" / f"en_a.s{100 + k}.wav", cand / f"extra.s{k}.wav")
     r = _cli("regress", "--baseline", str(sets / "A"), "--candidate", str(cand), "--format", "json", *FAST)
     doc = json.loads(r.stdout)
