@@ -356,7 +356,7 @@ class _Run:
             res = self.engine.synthesize(SynthRequest(
                 text=task.input_text, speaker=task.speaker, emotion=task.emotion,
                 duration_ratio=task.duration_ratio, seed=task.seed, backend=task.backend,
-                ref_audio=task.prompt_audio))
+                ref_audio=task.prompt_audio, temperature=task.temperature))
             audio, rate = res.audio, res.sample_rate
             if task.sample_rate is not None and task.sample_rate != rate:
                 audio, rate = _resample(audio, rate, task.sample_rate), task.sample_rate

@@ -28,9 +28,11 @@ from ttsops.errors import InputError
 
 __all__ = ["PEAK_LIMIT", "limit_peak", "EmotionStyle", "EMOTION_STYLES", "DURATION_RATIO_RANGE", "check_emotion",
            "check_duration_ratio", "voice_for_emotion", "resynthesize", "f0_stats", "load_pyworld",
-           "F0Stats"]
+           "F0Stats", "TEMPERATURE_RANGE", "check_temperature", "ProsodyVariation", "sample_variation"]
 
 DURATION_RATIO_RANGE = (0.75, 1.25)
+#: ``temperature`` 0 turns sampling off (deterministic output); 1 is a neural TTS model's usual spread
+TEMPERATURE_RANGE = (0.0, 2.0)
 
 
 #: largest absolute sample after prosody processing (louder utterances are scaled, never clipped)
@@ -91,6 +93,16 @@ def check_duration_ratio(ratio: object) -> float:
     return value
 
 
+def check_temperature(value: object) -> float:
+    """``temperature`` as a float in [0, 2]; :class:`InputError` otherwise."""
+    lo, hi = TEMPERATURE_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(float(value)) \
+            or not lo <= float(value) <= hi:
+        raise InputError(f"temperature must be a number in [{lo}, {hi}], got {value!r}", where="temperature",
+                         fix="0 for deterministic output, 1 for sampled prosody like a neural model's")
+    return float(value)
+
+
 def voice_for_emotion(voice: Voice, emotion: str) -> Voice:
     """``voice`` with the emotion's eSpeak pitch / range / rate offsets applied (clipped to 0-99)."""
     st = EMOTION_STYLES[emotion]
@@ -147,6 +159,55 @@ class F0Stats:
 FRAME_PERIOD_MS = 5.0
 
 
+@dataclass(frozen=True)
+class ProsodyVariation:
+    """One random draw of prosody, as a sampling TTS model varies it from one seed to the next.
+
+    Every curve is a sum of a few slow sinusoids with random frequencies and phases, so one draw
+    applies to an utterance of any length. ``temperature`` scales every spread; at 1.0 (standard
+    deviations between renders): F0 level 0.6 semitones, F0 range x exp(N(0, 0.12)), F0 contour
+    wobble 0.5 semitones (0.5-3 Hz), tempo x exp(N(0, 0.04)) with a local rate wobble of 8 %
+    (0.3-1.5 Hz), level 1 dB with a 1 dB wobble (0.5-2 Hz).
+    """
+
+    f0_shift_semitones: float
+    f0_range_scale: float
+    tempo: float
+    gain_db: float
+    f0_wobble: tuple[tuple[float, float, float], ...]    # (amplitude in semitones, Hz, phase)
+    rate_wobble: tuple[tuple[float, float, float], ...]  # (amplitude in log-rate, Hz, phase)
+    gain_wobble: tuple[tuple[float, float, float], ...]  # (amplitude in dB, Hz, phase)
+
+    @staticmethod
+    def curve(parts: tuple[tuple[float, float, float], ...], t: np.ndarray) -> np.ndarray:
+        out = np.zeros_like(t, dtype=np.float64)
+        for amp, hz, ph in parts:
+            out += amp * np.sin(2 * np.pi * hz * t + ph)
+        return out
+
+
+def sample_variation(seed: int, key: str, temperature: float) -> ProsodyVariation:
+    """Draw the prosody of one render from ``seed`` and ``key`` (text and speaker): the same request
+    with the same seed gives the same audio; another seed, or another text, another draw."""
+    import zlib
+
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(key.encode("utf-8"))])
+    T = float(temperature)
+
+    def normal(sd: float) -> float:
+        return float(np.clip(rng.normal(0.0, sd), -2.5 * sd, 2.5 * sd)) * T
+
+    def wobble(sd: float, lo: float, hi: float, k: int = 3) -> tuple[tuple[float, float, float], ...]:
+        # k sinusoids with random amplitudes whose sum has standard deviation ~ sd
+        amps = rng.rayleigh(sd / np.sqrt(k), size=k) * T
+        return tuple((float(a), float(rng.uniform(lo, hi)), float(rng.uniform(0, 2 * np.pi))) for a in amps)
+
+    return ProsodyVariation(
+        f0_shift_semitones=normal(0.6), f0_range_scale=float(np.exp(normal(0.12))), tempo=float(np.exp(normal(0.04))),
+        gain_db=normal(1.0), f0_wobble=wobble(0.5, 0.5, 3.0), rate_wobble=wobble(0.08, 0.3, 1.5),
+        gain_wobble=wobble(1.0, 0.5, 2.0))
+
+
 def _f0(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
     pw = load_pyworld()
     x = np.ascontiguousarray(y, dtype=np.float64)
@@ -174,7 +235,8 @@ def f0_stats(y: np.ndarray, sr: int) -> F0Stats:
 
 
 def resynthesize(y: np.ndarray, sr: int, *, ratio: float = 1.0, f0_range_scale: float = 1.0,
-                 f0_shift_semitones: float = 0.0, target: F0Stats | None = None) -> np.ndarray:
+                 f0_shift_semitones: float = 0.0, target: F0Stats | None = None,
+                 variation: ProsodyVariation | None = None) -> np.ndarray:
     """WORLD analysis / modification / synthesis.
 
     Parameters
@@ -191,10 +253,13 @@ def resynthesize(y: np.ndarray, sr: int, *, ratio: float = 1.0, f0_range_scale: 
         Log-F0 shift.
     target : F0Stats, optional
         Prosody matching: set voiced log-F0 mean and std to these (applied before the shift/scale).
+    variation : ProsodyVariation, optional
+        Sampled prosody (``temperature`` > 0): F0 level, range and contour, a time-varying tempo and
+        level. The output length then follows the sampled tempo instead of ``round(n * ratio)``.
 
     Returns
     -------
-    np.ndarray, shape (round(n * ratio),), float32
+    np.ndarray, shape (round(n * ratio),) without ``variation``, float32
     """
     pw = load_pyworld()
     n = len(y)
@@ -212,10 +277,27 @@ def resynthesize(y: np.ndarray, sr: int, *, ratio: float = 1.0, f0_range_scale: 
         if target is not None and np.isfinite(target.log_mean) and std > 1e-6:
             lg = np.where(voiced, target.log_mean + (lg - mean) * (target.log_std / std), lg)
             mean = target.log_mean
-        lg = np.where(voiced, mean + (lg - mean) * f0_range_scale + f0_shift_semitones / 12.0, lg)
+        if variation is None:
+            lg = np.where(voiced, mean + (lg - mean) * f0_range_scale + f0_shift_semitones / 12.0, lg)
+        else:
+            shift = f0_shift_semitones + variation.f0_shift_semitones + variation.curve(variation.f0_wobble, t)
+            lg = np.where(voiced, mean + (lg - mean) * f0_range_scale * variation.f0_range_scale + shift / 12.0, lg)
         f0 = np.where(voiced, np.clip(2.0 ** lg, 50.0, 800.0), 0.0)
     out_len = int(round(n * ratio))
-    if ratio != 1.0:
+    if variation is not None:
+        # time-varying stretch: input frame i lasts ratio * tempo * exp(wobble(t_i)) output frames
+        stretch = ratio * variation.tempo * np.exp(variation.curve(variation.rate_wobble, t))
+        pos = np.concatenate(([0.0], np.cumsum(stretch)[:-1]))
+        new_frames = max(2, int(round(pos[-1] + stretch[-1])))
+        src = np.interp(np.arange(new_frames), pos, np.arange(len(f0), dtype=np.float64))
+        lo = np.floor(src).astype(int)
+        hi = np.minimum(lo + 1, len(f0) - 1)
+        w = (src - lo)[:, None]
+        sp = np.ascontiguousarray((1 - w) * sp[lo] + w * sp[hi])
+        ap = np.ascontiguousarray((1 - w) * ap[lo] + w * ap[hi])
+        f0 = np.ascontiguousarray(f0[np.clip(np.round(src).astype(int), 0, len(f0) - 1)])
+        out_len = int(round(new_frames * FRAME_PERIOD_MS / 1000 * sr))
+    elif ratio != 1.0:
         frames = len(f0)
         new_frames = max(2, int(round(frames * ratio)))
         src = np.linspace(0, frames - 1, new_frames)
@@ -235,6 +317,9 @@ def resynthesize(y: np.ndarray, sr: int, *, ratio: float = 1.0, f0_range_scale: 
     rms_in = float(np.sqrt(np.mean(x ** 2)) + 1e-12)
     rms_out = float(np.sqrt(np.mean(out ** 2)) + 1e-12)
     out = out * (rms_in / rms_out)
+    if variation is not None:
+        ts = np.arange(len(out)) / sr
+        out = out * 10.0 ** ((variation.gain_db + variation.curve(variation.gain_wobble, ts)) / 20.0)
     return limit_peak(out)
 
 

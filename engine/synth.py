@@ -28,8 +28,8 @@ from engine.backends.base import REQUEST_CONTEXT, BackendStatus, RequestContext
 from engine.clock import Clock, make_clock
 from engine.config import EngineConfig
 from engine.logs import EngineLogs
-from engine.prosody import (EMOTION_STYLES, apply_gain, check_duration_ratio, check_emotion, f0_stats,
-                            resynthesize, voice_for_emotion)
+from engine.prosody import (EMOTION_STYLES, apply_gain, check_duration_ratio, check_emotion, check_temperature,
+                            f0_stats, resynthesize, sample_variation, voice_for_emotion)
 from engine.speakers import SPEAKERS, Speaker, get_speaker
 from engine.text import prepare
 from ttsops.errors import BackendError, InputError, TtsopsError
@@ -49,7 +49,11 @@ SILENT_ALARM_S = 8.0      #: seconds of silent output in a row before the health
 
 @dataclass
 class SynthRequest:
-    """One synthesis request (see CONTRACTS.md). ``output``: also write a WAV there (atomic)."""
+    """One synthesis request (see CONTRACTS.md). ``output``: also write a WAV there (atomic).
+
+    ``temperature`` > 0 samples the prosody (F0, durations, energy) from ``seed``, as a sampling
+    neural model does; 0 (the default) keeps the output deterministic.
+    """
 
     text: str
     speaker: str | None = None
@@ -60,6 +64,7 @@ class SynthRequest:
     ref_audio: str | Path | None = None
     request_id: str | None = None
     output: str | Path | None = None
+    temperature: float = 0.0
 
 
 @dataclass
@@ -315,7 +320,7 @@ class Engine:
         fields: dict[str, Any] = {
             "request_id": rid, "text_length": len(text), "speaker": req.speaker or "zh_female_1",
             "emotion": req.emotion or "neutral", "duration_ratio": req.duration_ratio, "backend": backend_name,
-            "seed": seed, "ref_audio": req.ref_audio is not None,
+            "seed": seed, "ref_audio": req.ref_audio is not None, "temperature": req.temperature,
         }
         log = self.logs.inference.bind(**fields)
         log.bind(event="synthesis_start").info(
@@ -336,6 +341,7 @@ class Engine:
                     req = ctx["request"]
                 emotion = check_emotion(req.emotion)
                 ratio = check_duration_ratio(req.duration_ratio)
+                temperature = check_temperature(req.temperature)
                 speaker = get_speaker(req.speaker)
                 try:
                     segments = prepare(req.text, max_length=self.config.max_text_length)
@@ -397,9 +403,11 @@ class Engine:
                     # no pitch knobs (kokoro): WORLD applies the emotion's eSpeak pitch offsets
                     f0_shift += style.pitch * PITCH_UNIT_SEMITONES
                     f0_scale *= 1.0 + style.pitch_range / 100.0
-                if ratio != 1.0 or f0_shift != 0.0 or f0_scale != 1.0 or target is not None:
+                variation = (sample_variation(seed, f"{speaker.name}\n{text}", temperature)
+                             if temperature > 0 else None)
+                if ratio != 1.0 or f0_shift != 0.0 or f0_scale != 1.0 or target is not None or variation is not None:
                     audio = resynthesize(audio, sr, ratio=ratio, f0_range_scale=f0_scale,
-                                         f0_shift_semitones=f0_shift, target=target)
+                                         f0_shift_semitones=f0_shift, target=target, variation=variation)
                 audio = apply_gain(audio, style.gain_db)
                 if self.injector is not None:
                     audio = self.injector.after_synthesis(ctx, audio, sr)

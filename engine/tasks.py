@@ -36,6 +36,7 @@ FIELD_MAP: dict[str, str] = {
     "backend": "backend",
     "seed": "seed",
     "sample_rate": "sample_rate",                 # GLM-TTS: output sample rate of this task
+    "temperature": "temperature",                 # sampled prosody (0 = deterministic)
 }
 TASK_FIELDS = tuple(FIELD_MAP)
 SAMPLE_RATE_RANGE = (8000, 96000)
@@ -57,11 +58,15 @@ class Task:
     prompt_text: str | None = None
     sample_rate: int | None = None
     named: bool = True      #: False: ``name`` is the default ``task-<line>``
+    temperature: float = 0.0
 
     def params(self) -> dict[str, Any]:
-        return {"speaker": self.speaker, "emotion": self.emotion or "neutral", "duration_ratio": self.duration_ratio,
-                "prompt_audio": str(self.prompt_audio) if self.prompt_audio else None, "backend": self.backend,
-                "seed": self.seed, "sample_rate": self.sample_rate, "prompt_text": self.prompt_text}
+        out = {"speaker": self.speaker, "emotion": self.emotion or "neutral", "duration_ratio": self.duration_ratio,
+               "prompt_audio": str(self.prompt_audio) if self.prompt_audio else None, "backend": self.backend,
+               "seed": self.seed, "sample_rate": self.sample_rate, "prompt_text": self.prompt_text}
+        if self.temperature:  # only when sampling: fingerprints of deterministic tasks stay as they were
+            out["temperature"] = self.temperature
+        return out
 
 
 def _line_error(line: int, message: str, fix: str | None = None) -> InputError:
@@ -138,7 +143,7 @@ def _name(line: int, f: dict[str, Any]) -> tuple[str, bool]:
 
 def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
     from engine.backends import REGISTRY
-    from engine.prosody import check_duration_ratio, check_emotion
+    from engine.prosody import check_duration_ratio, check_emotion, check_temperature
     from engine.speakers import SPEAKERS
 
     f = _fields(line, _decode(line, raw))
@@ -156,6 +161,7 @@ def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
     try:
         emotion = check_emotion(f.get("emotion"))
         ratio = check_duration_ratio(ratio)
+        temperature = check_temperature(f.get("temperature", 0.0))
     except InputError as exc:
         raise _line_error(line, exc.message, exc.fix) from None
     backend = f.get("backend")
@@ -187,7 +193,7 @@ def _parse(line: int, raw: bytes, base: Path, prompt_root: Path) -> Task:
             raise _line_error(line, f"prompt audio not found: {prompt}", "fix the path or drop prompt_audio")
         prompt_path = resolved
     return Task(line, name, f["input_text"], speaker, emotion, ratio, prompt_path, backend, seed, raw,
-                prompt_text=prompt_text, sample_rate=rate, named=named)
+                prompt_text=prompt_text, sample_rate=rate, named=named, temperature=temperature)
 
 
 def iter_tasks(path: str | Path, *, prompt_root: str | Path | None = None) -> Iterator[tuple[int, Task | InputError]]:

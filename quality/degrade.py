@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["add_noise", "clip", "dropouts", "pitch_shift", "time_stretch", "lead_silence", "DEGRADATIONS",
+__all__ = ["add_noise", "clip", "dropouts", "pitch_shift", "time_stretch", "lead_silence", "reverb", "DEGRADATIONS",
            "degrade_dir"]
 
 
@@ -87,6 +87,23 @@ def lead_silence(y: np.ndarray, sr: int, *, ms: float = 150.0) -> np.ndarray:
     return np.concatenate((np.zeros(int(ms / 1000 * sr)), y))
 
 
+def reverb(y: np.ndarray, sr: int, *, rt60: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Room reverberation: convolution with a synthetic impulse response (direct path, then
+    exponentially decaying noise reaching -60 dB after ``rt60`` seconds); RMS kept, length kept."""
+    from scipy.signal import fftconvolve  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    n = int(rt60 * sr)
+    t = np.arange(n) / sr
+    ir = rng.normal(0.0, 1.0, n) * 10 ** (-3.0 * t / rt60) * 0.1
+    ir[0] = 1.0
+    out = fftconvolve(np.asarray(y, dtype=np.float64), ir)[: len(y)]
+    rms_in, rms_out = float(np.sqrt(np.mean(y ** 2))), float(np.sqrt(np.mean(out ** 2)))
+    out = out * (rms_in / rms_out) if rms_out > 0 else out
+    peak = float(np.max(np.abs(out))) if len(out) else 0.0
+    return out / peak * 0.98 if peak > 0.98 else out
+
+
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return np.pad(x, (0, max(0, n - len(x))))[:n]
 
@@ -102,6 +119,7 @@ DEGRADATIONS: dict[str, Callable[[np.ndarray, int], np.ndarray]] = {
     "pitch_down_1st": lambda y, sr: pitch_shift(y, sr, semitones=-1.0),
     "stretch_5pct": lambda y, sr: time_stretch(y, sr, rate=1.05),
     "lead_silence_150ms": lambda y, sr: lead_silence(y, sr, ms=150),
+    "reverb_500ms": lambda y, sr: reverb(y, sr, rt60=0.5),
     "identical": lambda y, sr: y,
 }
 

@@ -2,7 +2,8 @@
 
 One WORLD analysis at 16 kHz gives the F0 contour (dio + stonemask, or harvest), the CheapTrick
 envelope and its mel-cepstrum on 10 ms frames (ScoreConfig.frame_period); the non-intrusive figures are computed on the
-original samples (resampling would smear clipping plateaus).
+original samples (resampling would smear clipping plateaus). When asked for (``ScoreConfig.metrics``),
+the model-based scores of the signal alone come here too: DNSMOS and the speaker embedding.
 """
 from __future__ import annotations
 
@@ -15,7 +16,35 @@ import numpy as np
 
 from quality.audio import ANALYSIS_SR, Audio
 
-__all__ = ["ScoreConfig", "Features", "analyse"]
+__all__ = ["ScoreConfig", "Features", "analyse", "METRICS", "DEFAULT_METRICS", "parse_metrics"]
+
+#: what ``--metrics`` can name: the intrusive pair scores, and the model-based scores that need no reference
+METRICS = ("pesq", "stoi", "mcd", "f0", "dnsmos", "speaker_similarity")
+#: today's default: the pair scores (DNSMOS and the speaker encoder cost ~0.4 s a 9 s window / ~0.05 s a clip)
+DEFAULT_METRICS = frozenset({"pesq", "stoi", "mcd", "f0"})
+
+
+def parse_metrics(spec: str | None) -> frozenset[str]:
+    """``"dnsmos,speaker_similarity"`` -> a set of :data:`METRICS`; ``all`` and ``default`` are shorthands.
+
+    Raises :class:`~ttsops.errors.InputError` naming an unknown metric.
+    """
+    from ttsops.errors import InputError  # noqa: PLC0415
+
+    if spec is None or not spec.strip():
+        return DEFAULT_METRICS
+    out: set[str] = set()
+    for name in (x.strip() for x in spec.split(",")):
+        if name == "all":
+            out |= set(METRICS)
+        elif name == "default":
+            out |= DEFAULT_METRICS
+        elif name in METRICS:
+            out.add(name)
+        elif name:
+            raise InputError(f"unknown metric {name!r}", where="--metrics",
+                             fix=f"use a comma-separated list of {', '.join(METRICS)}, 'default' or 'all'")
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -36,8 +65,8 @@ class ScoreConfig:
     envelope : {"stft", "world"}
         Spectrum the mel-cepstra come from: Hann-windowed STFT power (default, cheap) or WORLD
         CheapTrick (F0-adaptive, ~10x the cost).
-    pesq, stoi : bool
-        Compute the intrusive scores (they dominate cost after F0).
+    metrics : frozenset of str
+        Which scores to compute (:data:`METRICS`); the signal figures and F0 statistics always are.
     max_duration_ratio : float
         Pairs whose durations differ by more than this factor are "not comparable" for PESQ/STOI.
     trim_tolerance_s : float
@@ -50,13 +79,14 @@ class ScoreConfig:
     dio_speed: int = 2
     mcep_order: int = 24
     envelope: str = "stft"
-    pesq: bool = True
-    stoi: bool = True
+    metrics: frozenset[str] = DEFAULT_METRICS
     max_duration_ratio: float = 2.0
     trim_tolerance_s: float = 0.02
 
     def key(self) -> str:
-        return f"{self.f0_method}-{self.frame_period}-{self.dio_speed}-{self.mcep_order}-{self.envelope}"
+        """What the per-signal analysis depends on (the features cache key)."""
+        models = "".join(m[0] for m in ("dnsmos", "speaker_similarity") if m in self.metrics)
+        return f"{self.f0_method}-{self.frame_period}-{self.dio_speed}-{self.mcep_order}-{self.envelope}-{models}"
 
 
 @dataclass
@@ -64,7 +94,9 @@ class Features:
     """Analysis of one signal at 16 kHz.
 
     ``f0`` (Hz, 0 unvoiced), ``t`` (s), ``mc`` (mel-cepstra, frames x order+1), ``speech`` (bool per
-    frame, from energy), ``signal`` (non-intrusive figures), ``f0_stats``.
+    frame, from energy), ``signal`` (non-intrusive figures), ``f0_stats``; when asked for, ``dnsmos``
+    (:data:`quality.metrics.dnsmos.DNSMOS_KEYS` -> MOS) and ``embedding`` (256-d speaker embedding);
+    ``errors`` says why one of those is missing.
     """
 
     y16: np.ndarray
@@ -74,13 +106,18 @@ class Features:
     speech: np.ndarray
     signal: dict[str, Any] = field(default_factory=dict)
     f0_stats: dict[str, Any] = field(default_factory=dict)
+    dnsmos: dict[str, float] = field(default_factory=dict)
+    embedding: np.ndarray | None = None
+    errors: list[str] = field(default_factory=list)
 
     def to_npz(self, path: Path) -> None:
         import json  # noqa: PLC0415
 
         tmp = path.with_suffix(".tmp.npz")
+        meta = {"signal": self.signal, "f0_stats": self.f0_stats, "dnsmos": self.dnsmos, "errors": self.errors}
         np.savez(tmp, y16=self.y16, f0=self.f0, t=self.t, mc=self.mc, speech=self.speech,
-                 meta=np.array(json.dumps({"signal": self.signal, "f0_stats": self.f0_stats})))
+                 embedding=self.embedding if self.embedding is not None else np.zeros(0),
+                 meta=np.array(json.dumps(meta)))
         tmp.replace(path)
 
     @classmethod
@@ -89,8 +126,10 @@ class Features:
 
         with np.load(path) as z:
             meta = json.loads(str(z["meta"]))
+            emb = z["embedding"] if "embedding" in z.files and z["embedding"].size else None
             return cls(y16=z["y16"], f0=z["f0"], t=z["t"], mc=z["mc"], speech=z["speech"].astype(bool),
-                       signal=meta["signal"], f0_stats=meta["f0_stats"])
+                       signal=meta["signal"], f0_stats=meta["f0_stats"], dnsmos=meta.get("dnsmos", {}),
+                       embedding=emb, errors=meta.get("errors", []))
 
 
 def _speech_frames(y16: np.ndarray, n_frames: int, hop: int, rel_db: float = 40.0) -> np.ndarray:
@@ -119,8 +158,21 @@ def analyse(audio: Audio, config: ScoreConfig | None = None) -> Features:
         sp = stft_power(y16, len(f), hop=hop)
     mc = mel_cepstrum(sp, sr=ANALYSIS_SR, order=cfg.mcep_order)
     speech = _speech_frames(y16, len(f), hop)
-    return Features(y16=y16, f0=f, t=t, mc=mc, speech=speech,
-                    signal=signal_metrics(audio.y, sr=audio.sr), f0_stats=f0_stats(f))
+    feats = Features(y16=y16, f0=f, t=t, mc=mc, speech=speech,
+                     signal=signal_metrics(audio.y, sr=audio.sr), f0_stats=f0_stats(f))
+    if "dnsmos" in cfg.metrics:
+        from quality.metrics.dnsmos import dnsmos_scores  # noqa: PLC0415
+
+        feats.dnsmos, err = dnsmos_scores(y16, sr=ANALYSIS_SR)
+        if err:
+            feats.errors.append(err)
+    if "speaker_similarity" in cfg.metrics:
+        from quality.metrics.speaker import speaker_embedding  # noqa: PLC0415
+
+        feats.embedding, err = speaker_embedding(y16, sr=ANALYSIS_SR)
+        if err:
+            feats.errors.append(err)
+    return feats
 
 
 def cache_key(path: str | Path, config: ScoreConfig) -> str:

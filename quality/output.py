@@ -11,7 +11,8 @@ __all__ = ["rows_json", "rows_csv", "rows_table", "fmt"]
 TABLE_COLUMNS = {"name": "name", "pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI",
                  "f0_bias_cents": "F0 bias¢", "f0_rmse_cents": "F0 RMSE¢", "vde": "VDE", "mcd_dtw": "MCD dB",
                  "duration_ratio": "dur×", "leading_silence_delta_s": "lead Δs", "clipped_samples": "clipped",
-                 "error": "error"}
+                 "speaker_similarity": "spk sim", "dnsmos_sig": "DNSMOS SIG", "dnsmos_bak": "BAK",
+                 "dnsmos_ovrl": "OVRL", "dnsmos_p808": "P.808", "error": "error"}
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -22,6 +23,10 @@ def fmt(v: Any, digits: int = 3) -> str:
             return "nan"
         return f"{v:.{digits}f}"
     return str(v)
+
+
+def _present(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
 def rows_json(rows: Sequence[dict[str, Any]]) -> str:
@@ -44,10 +49,14 @@ def rows_table(rows: Sequence[dict[str, Any]], *, title: str = "scores") -> None
 
     import sys  # noqa: PLC0415
 
+    def shown(c: str) -> bool:  # a metric nobody asked for (NaN in every row) takes no room
+        return c in ("name", "error") or any(_present(r.get(c)) for r in rows)
+
+    cols = [c for c in TABLE_COLUMNS if shown(c)]
     t = Table(title=title, show_lines=False)
-    for c, label in TABLE_COLUMNS.items():
-        t.add_column(label, overflow="fold", max_width=60 if c == "error" else None,
+    for c in cols:
+        t.add_column(TABLE_COLUMNS[c], overflow="fold", max_width=60 if c == "error" else None,
                      justify="left" if c in ("name", "error") else "right")
     for r in rows:
-        t.add_row(*(fmt(r.get(c), 1 if c.endswith("cents") else 3) for c in TABLE_COLUMNS), style="red" if r.get("error") else None)
+        t.add_row(*(fmt(r.get(c), 1 if c.endswith("cents") else 3) for c in cols), style="red" if r.get("error") else None)
     Console(width=None if sys.stdout.isatty() else 200).print(t)

@@ -4,6 +4,10 @@
 file and ``out/manifest.json``: engine version, back-end, parameters and seed of each utterance, the
 SHA-256 of each file, and the baseline's own variability (each text re-synthesized in a fresh engine,
 and with another seed, scored against the reference) that ``regress`` compares candidates with.
+
+With ``sampling=True`` it writes ``renders`` renders of each text instead, ``out/<name>.s<seed>.wav``
+for seeds ``seed, seed + 1, ...``, synthesized with sampled prosody (``temperature``), and the
+manifest says so (``sampling: {temperature, renders, seeds}``): the set distribution mode compares.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterator
+
+from quality.renders import render_file_name
 
 __all__ = ["build_reference", "resynthesize_set", "iter_texts", "DEFAULT_TEXTS", "sha256_file"]
 
@@ -31,9 +37,11 @@ def sha256_file(path: str | Path) -> str:
 
 def _task_fields(task: Any) -> dict[str, Any]:
     get = (lambda k, d=None: task.get(k, d)) if isinstance(task, dict) else (lambda k, d=None: getattr(task, k, d))
+    prompt = get("prompt_audio")
     return {"name": get("name"), "text": get("input_text") or get("text"), "speaker": get("speaker"),
             "emotion": get("emotion") or "neutral", "duration_ratio": float(get("duration_ratio") or 1.0),
-            "seed": get("seed"), "backend": get("backend")}
+            "seed": get("seed"), "backend": get("backend"), "temperature": float(get("temperature") or 0.0),
+            "prompt_audio": str(prompt) if prompt else None}
 
 
 def iter_texts(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
@@ -81,14 +89,15 @@ def _engine(backend: str | None = None, log_dir: Path | None = None):
 
 
 def _synth(eng: Any, u: dict[str, Any], out: Path, *, seed: int | None = None, backend: str | None = None,
-           emotion: str | None = None) -> dict[str, Any]:
+           emotion: str | None = None, file: str | None = None) -> dict[str, Any]:
     from engine.synth import SynthRequest  # noqa: PLC0415
 
     req = SynthRequest(text=u["text"], speaker=u.get("speaker"), emotion=emotion or u.get("emotion") or "neutral",
                        duration_ratio=float(u.get("duration_ratio") or 1.0),
-                       seed=u.get("seed") if seed is None else seed, backend=backend or u.get("backend"))
+                       seed=u.get("seed") if seed is None else seed, backend=backend or u.get("backend"),
+                       temperature=float(u.get("temperature") or 0.0), ref_audio=u.get("prompt_audio"))
     res = eng.synthesize(req)
-    path = res.write(out / f"{u['name']}.wav")
+    path = res.write(out / (file or f"{u['name']}.wav"))
     return {"file": path.name, "sha256": sha256_file(path), "sample_rate": int(res.sample_rate),
             "duration_s": round(float(res.duration_s), 4), "backend": res.record.get("backend"),
             "request_id": res.request_id}
@@ -111,18 +120,26 @@ def engine_version() -> str:
 
 
 def build_reference(texts: str | Path, out: str | Path, *, backend: str | None = None, seed: int = 0,
-                    variability: bool = True, jobs: int | None = None, progress: bool = False) -> dict[str, Any]:
-    """Synthesize the golden set and write ``manifest.json``; return the manifest.
+                    variability: bool = True, jobs: int | None = None, progress: bool = False,
+                    sampling: bool = False, renders: int = 1, temperature: float = 1.0) -> dict[str, Any]:
+    """Synthesize the golden set (or, with ``sampling``, ``renders`` sampled renders of each text with
+    seeds ``seed, seed + 1, ...``) and write ``manifest.json``; return the manifest.
 
     Lines that fail to parse or synthesize are listed under ``errors`` (the rest is built).
     """
-    import tempfile  # noqa: PLC0415
+    from ttsops.errors import InputError  # noqa: PLC0415
 
+    if sampling and (renders < 2 or temperature <= 0):
+        raise InputError(f"a sampling set needs --renders >= 2 and --temperature > 0 (got {renders}, {temperature})",
+                         where="--renders/--temperature", fix="e.g. --sampling --renders 8")
+    if not sampling and renders != 1:
+        raise InputError("--renders needs --sampling (a golden set holds one render a text)", where="--renders")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     eng = _engine(backend)
     utts: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    seeds = [seed + k for k in range(renders)] if sampling else [None]
     try:
         for n, item in iter_texts(texts):
             if isinstance(item, Exception):
@@ -130,12 +147,16 @@ def build_reference(texts: str | Path, out: str | Path, *, backend: str | None =
                 continue
             if item["seed"] is None:
                 item["seed"] = seed
-            try:
-                info = _synth(eng, item, out, backend=backend)
-            except Exception as exc:  # one bad text must not stop the set
-                errors.append({"line": n, "name": item["name"], "error": f"{type(exc).__name__}: {exc}"})
-                continue
-            utts.append({**item, **info})
+            if sampling:
+                item["temperature"] = item["temperature"] or temperature
+            for k, s in enumerate(seeds):
+                try:
+                    info = _synth(eng, item, out, backend=backend, seed=s,
+                                  file=render_file_name(item["name"], s) if sampling else None)
+                except Exception as exc:  # one bad text must not stop the set
+                    errors.append({"line": n, "name": item["name"], "error": f"{type(exc).__name__}: {exc}"})
+                    break
+                utts.append({**item, **info, **({"seed": s, "render": k} if sampling else {})})
     finally:
         eng.close()
     backends = sorted({u["backend"] for u in utts if u.get("backend")})
@@ -145,7 +166,9 @@ def build_reference(texts: str | Path, out: str | Path, *, backend: str | None =
         "backend": backends[0] if len(backends) == 1 else (backends or [backend])[0] if backends else backend,
         "backends": backends, "seed": seed, "texts": str(texts), "utterances": utts, "errors": errors,
     }
-    if variability and utts:
+    if sampling:
+        manifest["sampling"] = {"temperature": temperature, "renders": renders, "seeds": seeds}
+    elif variability and utts:
         manifest["variability"] = measure_variability(out, utts, backend=backend, seed=seed, jobs=jobs,
                                                       progress=progress)
     tmp = out / "manifest.json.tmp"
@@ -208,7 +231,9 @@ def measure_variability(refdir: Path, utts: list[dict[str, Any]], *, backend: st
 def resynthesize_set(baseline: str | Path, out: str | Path, *, backend: str | None = None) -> dict[str, Any]:
     """Synthesize the baseline's texts again with the current engine into ``out`` (a candidate set).
 
-    Returns ``{"cross_engine": bool, "backend": ...}``; a manifest is written to ``out`` too.
+    A sampling baseline gets as many renders of each text, with seeds after the baseline's own (two
+    builds never share a seed). Returns ``{"cross_engine": bool, "backend": ...}``; a manifest is
+    written to ``out`` too.
     """
     from quality.regress import read_manifest  # noqa: PLC0415
     from ttsops.errors import InputError  # noqa: PLC0415
@@ -219,20 +244,36 @@ def resynthesize_set(baseline: str | Path, out: str | Path, *, backend: str | No
         raise InputError("baseline has no manifest.json with utterances; --synthesize needs one",
                          where=str(baseline), fix="build it with `tts-quality reference build`")
     out.mkdir(parents=True, exist_ok=True)
+    sampling = man.get("sampling") if isinstance(man.get("sampling"), dict) else None
+    todo: list[tuple[dict[str, Any], int | None, str | None]] = []
+    if sampling:
+        seeds = [int(x) for x in sampling.get("seeds") or []]
+        first = max(seeds, default=0) + 1
+        texts: dict[str, dict[str, Any]] = {}
+        for u in man["utterances"]:
+            texts.setdefault(u["name"], u)
+        for u in texts.values():
+            for k in range(len(seeds)):
+                todo.append((u, first + k, render_file_name(u["name"], first + k)))
+    else:
+        todo = [(u, None, None) for u in man["utterances"]]
     eng = _engine(backend)
     utts = []
     try:
-        for u in man["utterances"]:
+        for u, seed, file in todo:
             try:
-                utts.append({**u, **_synth(eng, u, out, backend=backend)})
+                info = _synth(eng, u, out, backend=backend, seed=seed, file=file)
+                utts.append({**u, **info, **({"seed": seed} if seed is not None else {})})
             except Exception:  # noqa: BLE001 - the missing file is reported by regress
                 continue
     finally:
         eng.close()
     cb = sorted({u["backend"] for u in utts if u.get("backend")})
     cand_backend = cb[0] if len(cb) == 1 else backend
-    manifest = {"engine_version": engine_version(), "backend": cand_backend, "utterances": utts,
-                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    manifest: dict[str, Any] = {"engine_version": engine_version(), "backend": cand_backend, "utterances": utts,
+                                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    if sampling:
+        manifest["sampling"] = {**sampling, "seeds": sorted({s for _, s, _ in todo if s is not None})}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     cross = bool(backend and man.get("backend") and cand_backend != man.get("backend"))
     return {"cross_engine": cross, "backend": cand_backend}

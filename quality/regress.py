@@ -12,6 +12,11 @@ Detectors (each fault has the one that sees it; see docs/quality.md for the meas
 
 A ``cross_engine`` run (candidate from another back-end) keeps only the non-intrusive detectors and a
 wide duration tolerance: PESQ between two different voices says nothing about regressions.
+
+With ``--metrics dnsmos,speaker_similarity`` two more detectors apply: speaker similarity to the
+reference (or prompt) voice below ``speaker_similarity_min``, and DNSMOS OVRL more than
+``dnsmos_ovrl_drop_max`` below the reference's own. Engines that sample get distribution mode
+instead (:mod:`quality.distribution`); :func:`choose_mode` picks it from the baseline's manifest.
 """
 from __future__ import annotations
 
@@ -22,73 +27,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Thresholds", "Verdict", "evaluate_row", "regress", "RegressResult", "load_thresholds",
-           "DEFAULT_THRESHOLDS_FILE"]
+from quality.renders import read_manifest
+from quality.thresholds import DEFAULT_THRESHOLDS_FILE, Thresholds, load_thresholds
 
-DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parents[1] / "data" / "samples" / "thresholds.toml"
+__all__ = ["Thresholds", "Verdict", "evaluate_row", "regress", "RegressResult", "load_thresholds",
+           "DEFAULT_THRESHOLDS_FILE", "choose_mode", "read_manifest", "MODES"]
+
 _HIGHER_BETTER = ("pesq_wb", "pesq_nb", "stoi", "estoi")
 _LOWER_BETTER = ("mcd_dtw", "f0_rmse_cents", "vde")
 _LABEL = {"pesq_wb": "PESQ-WB", "pesq_nb": "PESQ-NB", "stoi": "STOI", "estoi": "ESTOI", "mcd_dtw": "MCD dB",
           "f0_rmse_cents": "F0 RMSE cents", "vde": "VDE"}
-
-
-@dataclass
-class Thresholds:
-    """All limits of a regression run (defaults = data/samples/thresholds.toml)."""
-
-    pesq_wb_min: float = 3.2
-    stoi_min: float = 0.85
-    envelope_fluctuation_min: float = 0.15
-    f0_bias_cents_max: float = 30.0
-    duration_ratio_tol: float = 0.025
-    leading_silence_delta_max_s: float = 0.08
-    trailing_silence_delta_max_s: float = 0.08
-    internal_silence_ratio_delta_max: float = 0.03
-    zero_frames_delta_max: int = 3
-    mcd_dtw_max: float = 4.0
-    clipped_samples_delta_max: int = 50
-    vde_max: float = 0.25
-    k_sigma: float = 3.0
-    min_margin: dict[str, float] = field(default_factory=lambda: {
-        "pesq_wb": 0.5, "pesq_nb": 0.5, "stoi": 0.04, "estoi": 0.06, "mcd_dtw": 1.0,
-        "f0_rmse_cents": 40.0, "vde": 0.08})
-    cross_engine_duration_ratio_tol: float = 0.35
-
-    @classmethod
-    def from_toml(cls, path: str | Path) -> "Thresholds":
-        """Read a thresholds file; unknown keys are an error naming the key."""
-        from ttsops.errors import ConfigError  # noqa: PLC0415
-
-        from ttsops.config import load_toml  # noqa: PLC0415
-
-        p = Path(path)
-        data = load_toml(p)
-        t = cls()
-        known = {f for f in cls.__dataclass_fields__}
-        for section, values in data.items():
-            if not isinstance(values, dict):
-                raise ConfigError("expected a [section] table", where=f"{p}:{section}")
-            for k, v in values.items():
-                name = f"cross_engine_{k}" if section == "cross_engine" else k
-                if name not in known:
-                    raise ConfigError(f"unknown threshold {section}.{k}", where=str(p),
-                                      fix=f"use one of {', '.join(sorted(known))}")
-                if name == "min_margin":
-                    t.min_margin = {**t.min_margin, **{kk: float(vv) for kk, vv in v.items()}}
-                else:
-                    setattr(t, name, type(getattr(t, name))(v))
-        return t
-
-
-def load_thresholds(path: str | Path | None) -> Thresholds:
-    if path is None:
-        return Thresholds.from_toml(DEFAULT_THRESHOLDS_FILE) if DEFAULT_THRESHOLDS_FILE.is_file() else Thresholds()
-    return Thresholds.from_toml(path)
+MODES = ("auto", "pairs", "distribution")
 
 
 @dataclass
 class Verdict:
-    """One utterance: ``verdict`` pass | regression | error, ``fired`` metrics, plain-words ``reasons``."""
+    """One utterance: ``verdict`` pass | regression | error | unmatched (a candidate with no baseline
+    file: reported, not compared), ``fired`` metrics, plain-words ``reasons``."""
 
     name: str
     verdict: str
@@ -166,6 +121,13 @@ def evaluate_row(row: dict[str, Any], t: Thresholds, *, baseline: dict[str, Any]
             fire("mcd_dtw", f"spectral distortion {g['mcd_dtw']:.1f} dB MCD (limit {t.mcd_dtw_max})")
         if g.get("vde", math.nan) > t.vde_max:
             fire("vde", f"voicing decisions differ on {g['vde'] * 100:.0f}% of frames")
+        if g.get("speaker_similarity", math.nan) < t.speaker_similarity_min:
+            fire("speaker_similarity", f"speaker similarity {g['speaker_similarity']:.2f} to the reference voice "
+                                       f"(limit {t.speaker_similarity_min})")
+        d = g.get("dnsmos_ovrl_delta", math.nan)
+        if d < -t.dnsmos_ovrl_drop_max:
+            fire("dnsmos_ovrl", f"DNSMOS OVRL {g['dnsmos_ovrl']:.2f}, {abs(d):.2f} below the reference's "
+                                f"(allowed {t.dnsmos_ovrl_drop_max})")
         # floors (relaxed to the baseline's own value when that is already below the floor)
         for m, floor, label in (("pesq_wb", t.pesq_wb_min, "PESQ-WB"), ("stoi", t.stoi_min, "STOI")):
             v = g.get(m, math.nan)
@@ -199,33 +161,32 @@ class RegressResult:
     baseline: dict[str, Any]
     rows: list[dict[str, Any]]
     cross_engine: bool = False
+    warnings: list[str] = field(default_factory=list)
+    mode: str = "pairs"
+    mode_reason: str = ""
 
     @property
     def exit_code(self) -> int:
         return 0 if self.verdict == "pass" else 1
+
+    def summary(self) -> dict[str, int]:
+        return {v: sum(1 for u in self.utterances if u.verdict == v) for v in ("pass", "regression", "error", "unmatched")}
 
     def to_json(self) -> dict[str, Any]:
         from quality.score import clean_row  # noqa: PLC0415
 
         return {
             "verdict": self.verdict,
+            "mode": self.mode,
+            "mode_reason": self.mode_reason,
             "cross_engine": self.cross_engine,
-            "summary": {v: sum(1 for u in self.utterances if u.verdict == v) for v in ("pass", "regression", "error")},
+            "warnings": self.warnings,
+            "summary": self.summary(),
             "utterances": [{"name": u.name, "verdict": u.verdict, "fired": u.fired, "reasons": u.reasons,
                             "metrics": clean_row(u.metrics)} for u in self.utterances],
             "thresholds": asdict(self.thresholds),
             "baseline": self.baseline,
         }
-
-
-def read_manifest(baseline_dir: Path) -> dict[str, Any]:
-    p = Path(baseline_dir) / "manifest.json"
-    if not p.is_file():
-        return {}
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def baseline_distribution(manifest: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
@@ -242,40 +203,117 @@ def baseline_distribution(manifest: dict[str, Any]) -> tuple[dict[str, dict[str,
     return per, sigma
 
 
+def choose_mode(baseline_dir: str | Path, candidate_dir: str | Path | None = None) -> tuple[str, str]:
+    """``("distribution" | "pairs", why)`` for ``--mode auto``.
+
+    Distribution mode when the baseline (or candidate) manifest says it holds several renders a text,
+    when the baseline's own re-synthesis was not byte-identical (the engine samples), or when a
+    directory holds several renders of one text; pair mode otherwise.
+    """
+    from quality.renders import load_render_set, renders_per_text  # noqa: PLC0415
+
+    man = read_manifest(baseline_dir)
+    n = renders_per_text(man)
+    if n > 1:
+        return "distribution", f"the baseline holds {n} renders of each text"
+    if candidate_dir is not None and renders_per_text(read_manifest(candidate_dir)) > 1:
+        return "distribution", "the candidate holds several renders of each text"
+    var = man.get("variability") or {}
+    ident, total = var.get("identical_files") or {}, len(man.get("utterances") or [])
+    if total and any(isinstance(v, int) and v < total for v in ident.values()):
+        return "distribution", (f"a re-synthesis of the baseline was not identical ({', '.join(f'{k}: {v} of {total}' for k, v in ident.items())}"
+                                " files the same): the engine samples")
+    for d in (baseline_dir, candidate_dir):
+        if d is not None and not read_manifest(d) and any(len(v) > 1 for v in load_render_set(d).texts.values()):
+            return "distribution", f"{d} holds several renders of a text"
+    return "pairs", "one render of each text: golden pairs"
+
+
 def regress(baseline_dir: str | Path, candidate_dir: str | Path, *, thresholds: Thresholds | None = None,
             jobs: int | None = None, progress: bool = True, cross_engine: bool | None = None,
-            config: Any = None) -> RegressResult:
-    """Score ``candidate_dir`` against ``baseline_dir`` (matched by name) and give verdicts.
+            config: Any = None, mode: str = "auto") -> Any:
+    """Score ``candidate_dir`` against ``baseline_dir`` and give verdicts.
 
-    ``cross_engine`` defaults to True when the candidate directory's manifest names another back-end
-    than the baseline's.
+    ``mode`` is ``pairs`` (golden pairs matched by name: :class:`RegressResult`), ``distribution``
+    (several renders a text: :class:`quality.distribution.DistributionResult`) or ``auto``
+    (:func:`choose_mode`). ``cross_engine`` (pairs) defaults to True when the candidate directory's
+    manifest names another back-end than the baseline's.
+
+    Raises
+    ------
+    InputError
+        A corrupt manifest; distribution mode on a baseline with fewer renders a text than
+        ``thresholds.distribution.min_renders``.
     """
-    from quality.score import match_dirs, score_pairs  # noqa: PLC0415
+    from ttsops.errors import InputError  # noqa: PLC0415
 
     t = thresholds or load_thresholds(None)
     bdir, cdir = Path(baseline_dir), Path(candidate_dir)
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}", where="--mode", fix=f"use one of {', '.join(MODES)}")
+    why = f"--mode {mode}"
+    if mode == "auto":
+        mode, why = choose_mode(bdir, cdir)
     manifest = read_manifest(bdir)
     cmanifest = read_manifest(cdir)
+    warnings: list[str] = []
+    cache = bdir / ".quality-cache" if _writable(bdir) else None
+    if mode == "distribution":
+        return _regress_distribution(bdir, cdir, t, manifest, cmanifest, jobs=jobs, progress=progress,
+                                     cache=cache, config=config, why=why)
+    if not manifest:
+        warnings.append(f"{bdir} has no manifest.json: the baseline-distribution detector is off "
+                        "(absolute limits only); build the baseline with `tts-quality reference build`")
+    from quality.renders import renders_per_text  # noqa: PLC0415
+
+    if renders_per_text(manifest) > 1:
+        raise InputError(f"the baseline holds {renders_per_text(manifest)} renders of each text; pair mode "
+                         "compares one file with one file", where=str(bdir), fix="use --mode distribution (or auto)")
+    from quality.score import match_dirs, score_pairs  # noqa: PLC0415
+
     if cross_engine is None:
         bb, cb = manifest.get("backend"), cmanifest.get("backend")
         cross_engine = bool(bb and cb and bb != cb)
     per, sigma = baseline_distribution(manifest)
-    cache = bdir / ".quality-cache"
-    rows = score_pairs(match_dirs(bdir, cdir), config=config, jobs=jobs, progress=progress,
-                       cache_dir=cache if _writable(bdir) else None)
+    rows = score_pairs(match_dirs(bdir, cdir), config=config, jobs=jobs, progress=progress, cache_dir=cache)
     utts = []
     for row in rows:
         if row.get("ref_path") is None and row.get("deg_path") is not None:
-            # a candidate with no baseline counterpart is not a regression: note it
-            utts.append(Verdict(row["name"], "pass", [], ["not in the baseline (ignored)"], row))
+            utts.append(Verdict(row["name"], "unmatched", [], ["not in the baseline: nothing to compare with"], row))
             continue
         utts.append(evaluate_row(row, t, baseline=per.get(row["name"]), sigma=sigma, cross_engine=cross_engine))
-    verdict = "regression" if any(u.verdict != "pass" for u in utts) else "pass"
+    compared = [u for u in utts if u.verdict != "unmatched"]
+    verdict = "regression" if not compared or any(u.verdict != "pass" for u in compared) else "pass"
     base = {"dir": str(bdir), "engine_version": manifest.get("engine_version"),
             "backend": manifest.get("backend"), "candidate_backend": cmanifest.get("backend"),
             "utterances": len([r for r in rows if r.get("ref_path")]),
             "variability": {m: {"sigma": sigma.get(m)} for m in sigma} if per else None}
-    return RegressResult(verdict, utts, t, base, rows, cross_engine=cross_engine)
+    return RegressResult(verdict, utts, t, base, rows, cross_engine=cross_engine, warnings=warnings,
+                         mode="pairs", mode_reason=why)
+
+
+def _regress_distribution(bdir: Path, cdir: Path, t: Thresholds, manifest: dict[str, Any], cmanifest: dict[str, Any],
+                          *, jobs: int | None, progress: bool, cache: Path | None, config: Any, why: str) -> Any:
+    from quality.distribution import compare_sets  # noqa: PLC0415
+    from quality.renders import load_render_set  # noqa: PLC0415
+    from ttsops.errors import InputError  # noqa: PLC0415
+
+    warnings = []
+    if not manifest:
+        warnings.append(f"{bdir} has no manifest.json: renders grouped by file name (<text>.s<seed>.wav or "
+                        "<text>/*.wav); speakers and prompts unknown, so speaker similarity uses each text's own renders")
+    base = load_render_set(bdir, manifest=manifest)
+    cand = load_render_set(cdir, manifest=cmanifest)
+    most = max((len(v) for v in base.texts.values()), default=0)
+    need = t.distribution.min_renders
+    if most < need:
+        raise InputError(f"distribution mode needs at least {need} renders of each text; the baseline holds {most} "
+                         f"({why})", where=str(bdir),
+                         fix="build it with `tts-quality reference build TEXTS --out DIR --sampling --renders 8`")
+    res = compare_sets(base, cand, thresholds=t, jobs=jobs, progress=progress, cache_dir=cache, config=config,
+                       mode_reason=why)
+    res.warnings[:0] = warnings
+    return res
 
 
 def _writable(d: Path) -> bool:
@@ -309,7 +347,7 @@ def write_log_lines(result: RegressResult, log_dir: str | Path, *, run_id: str) 
                      f0_bias_cents=_j(m.get("f0_bias_cents")), mcd_dtw=_j(m.get("mcd_dtw")),
                      duration_ratio=_j(m.get("duration_ratio")), audio_seconds=_j(m.get("duration_s"))
                      ).warning(f"quality regression in {u.name}: {'; '.join(u.reasons)}")
-        summ = result.to_json()["summary"]
+        summ = result.summary()
         lvl = "INFO" if result.verdict == "pass" else "ERROR"
         log.bind(event="quality_run", verdict=result.verdict, cross_engine=result.cross_engine, **summ).log(
             lvl, f"quality run {result.verdict}: {summ['regression']} regression(s), {summ['error']} error(s) "
@@ -333,7 +371,7 @@ def write_prom(result: RegressResult, path: str | Path) -> Path:
     Gauge("tts_quality_regression", "1 when the last quality run found a regression", registry=reg).set(
         0 if result.verdict == "pass" else 1)
     g = Gauge("tts_quality_utterances", "Utterances by verdict in the last run", ["verdict"], registry=reg)
-    for v, n in result.to_json()["summary"].items():
+    for v, n in result.summary().items():
         g.labels(v).set(n)
     f = Gauge("tts_quality_detector_fired", "Utterances on which each detector fired", ["metric"], registry=reg)
     counts: dict[str, int] = {}
@@ -344,7 +382,7 @@ def write_prom(result: RegressResult, path: str | Path) -> Path:
         f.labels(m).set(n)
     mean = Gauge("tts_quality_metric_mean", "Mean of each metric over scored utterances", ["metric"], registry=reg)
     for m in ("pesq_wb", "pesq_nb", "stoi", "estoi", "mcd_dtw", "f0_rmse_cents", "f0_bias_cents", "vde",
-              "duration_ratio"):
+              "duration_ratio", "speaker_similarity", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"):
         vals = np.array([_num(r.get(m)) for r in result.rows], dtype=float)
         vals = vals[np.isfinite(vals)]
         if len(vals):
@@ -358,24 +396,51 @@ def write_prom(result: RegressResult, path: str | Path) -> Path:
     return p
 
 
-def print_terminal(result: RegressResult, *, file: Any = None) -> None:
-    """Rich summary: one line an utterance that did not pass, then the overall verdict."""
+def print_terminal(result: Any, *, file: Any = None) -> None:
+    """Rich summary: one line an utterance (a text, in distribution mode), then the overall verdict."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     con = Console(file=file or sys.stdout, width=None if (file or sys.stdout).isatty() else 160)
+    if result.mode == "distribution":
+        _print_distribution(result, con)
+        return
     t = Table(title=f"quality regression: {result.baseline.get('dir')}"
                     + (" (cross-engine)" if result.cross_engine else ""))
     for c in ("utterance", "verdict", "fired", "why", "PESQ-WB", "STOI", "MCD"):
         t.add_column(c, overflow="fold")
     for u in result.utterances:
         m = u.metrics
-        style = {"pass": "green", "regression": "red", "error": "yellow"}[u.verdict]
+        style = {"pass": "green", "regression": "red", "error": "yellow", "unmatched": "cyan"}[u.verdict]
         why = "; ".join(u.reasons[:2]) + (f" (+{len(u.reasons) - 2} more)" if len(u.reasons) > 2 else "")
         t.add_row(u.name, f"[{style}]{u.verdict}[/]", ", ".join(u.fired), why,
                   *(f"{_num(m.get(k)):.2f}" for k in ("pesq_wb", "stoi", "mcd_dtw")))
     con.print(t)
-    s = result.to_json()["summary"]
+    s = result.summary()
     colour = "green" if result.verdict == "pass" else "red"
     con.print(f"[bold {colour}]{result.verdict.upper()}[/]: {s['pass']} pass, {s['regression']} regression, "
-              f"{s['error']} error")
+              f"{s['error']} error" + (f", {s['unmatched']} not in the baseline" if s["unmatched"] else ""))
+
+
+def _print_distribution(result: Any, con: Any) -> None:
+    from rich.table import Table  # noqa: PLC0415
+
+    styles = {"pass": "green", "regression": "red", "error": "yellow", "missing": "yellow", "unmatched": "cyan"}
+    t = Table(title=f"quality regression (distribution): {result.baseline.get('dir')} -> "
+                    f"{result.baseline.get('candidate_dir')}")
+    for c in ("metric", "shift", "95% interval", "p", "texts", "verdict"):
+        t.add_column(c)
+    for m in result.metrics.values():
+        t.add_row(m["label"], f"{m['effect']:+.3f}", f"{m['ci_low']:+.3f} .. {m['ci_high']:+.3f}"
+                  if math.isfinite(m["ci_low"]) else "-", f"{m['p']:.2g}", f"{m['texts_fired']}/{m['texts']}",
+                  "[red]regression[/]" if m["fired"] else "[green]ok[/]")
+    con.print(t)
+    t = Table(title="texts")
+    for c in ("text", "verdict", "renders b/c", "why"):
+        t.add_column(c, overflow="fold")
+    for u in result.utterances:
+        t.add_row(u.name, f"[{styles[u.verdict]}]{u.verdict}[/]", f"{u.baseline_renders}/{u.candidate_renders}",
+                  "; ".join(u.reasons))
+    con.print(t)
+    colour = "green" if result.verdict == "pass" else "red"
+    con.print(f"[bold {colour}]{result.verdict.upper()}[/]" + (": " + "; ".join(result.reasons) if result.reasons else ""))

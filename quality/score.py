@@ -1,35 +1,41 @@
 """Score rows: one (reference, candidate) pair, one row, every metric a column, ``error`` null or a reason.
 
 ``score_pair`` scores one pair; ``score_dirs`` matches two directories by file name and scores all
-pairs on all cores. A failure never becomes a 0: the metric is NaN and ``error`` says why; a file that
-cannot be read still gets its row (all metrics NaN) and the run goes on.
+pairs on all cores; ``analyse_files`` analyses single files on all cores (distribution mode). A
+failure never becomes a 0: the metric is NaN and ``error`` says why; a file that cannot be read still
+gets its row (all metrics NaN) and the run goes on. Metrics not asked for (``ScoreConfig.metrics``)
+are NaN with no error.
 """
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from quality.audio import ANALYSIS_SR, MIN_PESQ_SECONDS, Audio, AudioError, load
 from quality.features import Features, ScoreConfig, analyse, cache_key
 
-__all__ = ["score_pair", "score_dirs", "match_dirs", "SCORE_COLUMNS", "ScoreConfig", "wav_names"]
+__all__ = ["score_pair", "score_dirs", "score_pairs", "match_dirs", "analyse_files", "SCORE_COLUMNS", "ScoreConfig",
+           "wav_names"]
 
 NAN = float("nan")
 #: the JSON/CSV contract, in order (all keys always present)
 SCORE_COLUMNS = (
     "name", "pesq_wb", "pesq_nb", "stoi", "estoi", "f0_rmse_cents", "f0_bias_cents", "vde", "f0_corr",
-    "mcd_dtw", "duration_ratio",
+    "mcd_dtw", "duration_ratio", "speaker_similarity",
     # non-intrusive figures of the candidate
     "duration_s", "leading_silence_s", "trailing_silence_s", "silence_ratio", "internal_silence_ratio",
     "clipped_samples", "clipping_ratio", "zero_frames", "peak_dbfs", "rms_dbfs", "envelope_fluctuation",
     "voiced_ratio", "f0_mean_hz", "f0_median_hz", "f0_std_semitones",
+    "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808",
     # candidate minus reference
     "ref_duration_s", "leading_silence_delta_s", "trailing_silence_delta_s", "silence_ratio_delta",
-    "internal_silence_ratio_delta", "clipped_samples_delta", "zero_frames_delta",
+    "internal_silence_ratio_delta", "clipped_samples_delta", "zero_frames_delta", "dnsmos_ovrl_delta",
     "alignment", "notes", "ref_path", "deg_path", "error",
 )
 _INT_COLS = {"clipped_samples", "zero_frames", "clipped_samples_delta", "zero_frames_delta"}
@@ -85,7 +91,7 @@ def reference_features(ref: Audio, config: ScoreConfig, *, cache_dir: Path | Non
 
 
 def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: str | None = None,
-               cache_dir: Path | None = None) -> dict[str, Any]:
+               cache_dir: Path | None = None, prompt: Any = None) -> dict[str, Any]:
     """Score one candidate against its reference.
 
     Parameters
@@ -95,6 +101,8 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
     config : ScoreConfig, optional
     name : str, optional
         Row name (default: the candidate's file stem).
+    prompt : path, Audio or ``(samples, sr)``, optional
+        The speaker's prompt / reference recording for ``speaker_similarity`` (default: ``ref``).
 
     Returns
     -------
@@ -129,7 +137,9 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
         errors.append(f"candidate {exc.one_line()}")
     if da is None or ra is None:
         if da is not None:  # still report what needs no reference
-            _fill_nonintrusive(row, analyse(da, cfg) if da.duration >= 0.05 else None, da)
+            feats = analyse(da, cfg) if da.duration >= 0.05 else None
+            _fill_nonintrusive(row, feats, da)
+            errors += feats.errors if feats is not None else []
         row["error"] = "; ".join(errors)
         row["notes"] = "; ".join(notes) or None
         return row
@@ -141,6 +151,26 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
         row["error"] = f"analysis failed: {type(exc).__name__}: {exc}"
         return row
     _fill_nonintrusive(row, df, da)
+    errors += df.errors
+    errors += [f"reference {e}" for e in rf.errors]
+    if "dnsmos" in cfg.metrics:
+        row["dnsmos_ovrl_delta"] = row["dnsmos_ovrl"] - rf.dnsmos.get("dnsmos_ovrl", NAN)
+    if "speaker_similarity" in cfg.metrics:
+        spk = rf
+        if prompt is not None:
+            try:
+                pa = _as_audio(prompt, "prompt")
+                spk = reference_features(pa, cfg, cache_dir=cache_dir)
+                notes.append(f"speaker reference: {pa.path or 'prompt'}")
+            except AudioError as exc:
+                spk = None
+                errors.append(f"prompt {exc.one_line()}")
+        if spk is not None and spk.embedding is not None and df.embedding is not None:
+            from quality.metrics.speaker import cosine  # noqa: PLC0415
+
+            row["speaker_similarity"] = cosine(df.embedding, spk.embedding)
+        elif spk is not None and spk is not rf:
+            errors += [f"prompt {e}" for e in spk.errors]
     rs = rf.signal
     row["ref_duration_s"] = rs["duration_s"]
     row["duration_ratio"] = da.duration / ra.duration
@@ -158,18 +188,21 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
         errors.append("candidate is silent (peak below -60 dBFS)")
     # DTW on mel-cepstra (c1..), both signals' frames
     path = None
-    if not r_silent and not d_silent:
+    want = cfg.metrics
+    if not r_silent and not d_silent and want & {"mcd", "f0", "pesq", "stoi"}:
         C = cost_matrix(rf.mc[:, 1:], df.mc[:, 1:])
         _, path = dtw(C)
-        row["mcd_dtw"] = mcd(rf.mc, df.mc, path, frames=rf.speech)
-        fz = compare_f0(rf.f0, df.f0, path)
-        for k in ("f0_rmse_cents", "f0_bias_cents", "vde", "f0_corr"):
-            row[k] = fz[k]
-        if fz.get("error"):
-            errors.append(fz["error"])
+        if "mcd" in want:
+            row["mcd_dtw"] = mcd(rf.mc, df.mc, path, frames=rf.speech)
+        if "f0" in want:
+            fz = compare_f0(rf.f0, df.f0, path)
+            for k in ("f0_rmse_cents", "f0_bias_cents", "vde", "f0_corr"):
+                row[k] = fz[k]
+            if fz.get("error"):
+                errors.append(fz["error"])
     # PESQ / STOI on time-aligned signals
     ratio = row["duration_ratio"]
-    if cfg.pesq or cfg.stoi:
+    if want & {"pesq", "stoi"}:
         r16, d16 = rf.y16, df.y16
         comparable = 1.0 / cfg.max_duration_ratio <= ratio <= cfg.max_duration_ratio
         short = [f"{w} is too short for PESQ/STOI: {a.duration:.2f} s < {MIN_PESQ_SECONDS} s"
@@ -188,13 +221,13 @@ def score_pair(ref: Any, deg: Any, *, config: ScoreConfig | None = None, name: s
                 row["alignment"] = "dtw"
                 hop = int(round(cfg.frame_period * ANALYSIS_SR / 1000))
                 d16 = warp_to_reference(d16, path, hop=hop, n_ref_samples=len(r16))
-            if cfg.pesq:
+            if "pesq" in want:
                 for mode in ("wb", "nb"):
                     v, e = pesq_score(r16, d16, sr=ANALYSIS_SR, mode=mode)
                     row[f"pesq_{mode}"] = v
                     if e:
                         errors.append(e)
-            if cfg.stoi:
+            if "stoi" in want:
                 s, es, errs = stoi_scores(r16, d16, sr=ANALYSIS_SR)
                 row["stoi"], row["estoi"] = s, es
                 errors += errs
@@ -210,6 +243,7 @@ def _fill_nonintrusive(row: dict[str, Any], feats: Features | None, audio: Audio
     row.update({k: sig[k] for k in sig})
     if feats is not None:
         row.update(feats.f0_stats)
+        row.update(feats.dnsmos)
 
 
 # ---------------------------------------------------------------- directories
@@ -229,8 +263,8 @@ def match_dirs(refdir: Path, degdir: Path) -> list[tuple[str, Path | None, Path 
     return [(n, r.get(n), c.get(n)) for n in sorted(set(r) | set(c))]
 
 
-def _score_task(args: tuple[str, Path | None, Path | None, ScoreConfig, Path | None]) -> dict[str, Any]:
-    name, ref, deg, cfg, cache_dir = args
+def _score_task(args: tuple[str, Path | None, Path | None, ScoreConfig, Path | None, Path | None]) -> dict[str, Any]:
+    name, ref, deg, cfg, cache_dir, prompt = args
     if ref is None or deg is None:
         row = _empty_row(name)
         row["ref_path"], row["deg_path"] = (str(ref) if ref else None), (str(deg) if deg else None)
@@ -238,7 +272,7 @@ def _score_task(args: tuple[str, Path | None, Path | None, ScoreConfig, Path | N
                         else f"no candidate file named {name}.wav")
         return row
     try:
-        return score_pair(ref, deg, config=cfg, name=name, cache_dir=cache_dir)
+        return score_pair(ref, deg, config=cfg, name=name, cache_dir=cache_dir, prompt=prompt)
     except Exception as exc:  # last resort: one pair's bug must not end the run
         row = _empty_row(name)
         row["ref_path"], row["deg_path"] = str(ref), str(deg)
@@ -247,27 +281,61 @@ def _score_task(args: tuple[str, Path | None, Path | None, ScoreConfig, Path | N
 
 
 def score_pairs(tasks: Iterable[tuple[str, Path | None, Path | None]], *, config: ScoreConfig | None = None,
-                jobs: int | None = None, progress: bool = True, cache_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Score many pairs, in parallel when ``jobs`` != 1; rows come back in input order."""
+                jobs: int | None = None, progress: bool = True, cache_dir: Path | None = None,
+                prompts: Mapping[str, Path] | None = None) -> list[dict[str, Any]]:
+    """Score many pairs, in parallel when ``jobs`` != 1; rows come back in input order.
+
+    ``prompts`` maps a name to the speaker's prompt audio for ``speaker_similarity``.
+    """
     cfg = config or ScoreConfig()
-    tasks = list(tasks)
+    args = [(n, r, d, cfg, cache_dir, (prompts or {}).get(n)) for n, r, d in tasks]
+    return run_parallel(_score_task, args, jobs=jobs, progress=progress, config=cfg, label="scoring")
+
+
+def _analyse_task(args: tuple[Path, ScoreConfig, Path | None]) -> Features | str:
+    path, cfg, cache_dir = args
+    try:
+        feats = reference_features(load(path), cfg, cache_dir=cache_dir)
+    except AudioError as exc:
+        return exc.one_line()
+    except Exception as exc:  # last resort: one file's bug must not end the run
+        return f"{path}: unexpected {type(exc).__name__}: {exc}"
+    return replace(feats, y16=np.zeros(0))  # the samples stay behind: workers return plain data
+
+
+def analyse_files(paths: Iterable[Path], *, config: ScoreConfig | None = None, jobs: int | None = None,
+                  progress: bool = True, cache_dir: Path | Sequence[Path | None] | None = None) -> list[Features | str]:
+    """Per-file analysis (signal figures, F0, mel-cepstra, and DNSMOS / speaker embedding when
+    ``config.metrics`` asks), in parallel; a file that cannot be read gives its one-line error.
+
+    ``cache_dir`` is one features cache for every file, or one per file (None: not cached).
+    """
+    cfg = config or ScoreConfig()
+    paths = [Path(p) for p in paths]
+    caches = list(cache_dir) if isinstance(cache_dir, (list, tuple)) else [cache_dir] * len(paths)
+    args = [(p, cfg, c) for p, c in zip(paths, caches)]
+    return run_parallel(_analyse_task, args, jobs=jobs, progress=progress, config=cfg, label="analysing")
+
+
+def run_parallel(fn: Callable[[Any], Any], args: list[Any], *, jobs: int | None, progress: bool,
+                 config: ScoreConfig, label: str) -> list[Any]:
+    """``[fn(a) for a in args]`` on ``jobs`` worker processes (all cores by default), in input order."""
     jobs = jobs or os.cpu_count() or 1
-    args = [(n, r, d, cfg, cache_dir) for n, r, d in tasks]
-    rows: list[dict[str, Any] | None] = [None] * len(args)
-    bar = _progress(progress, len(args))
+    out: list[Any] = [None] * len(args)
+    bar = _progress(progress, len(args), label)
     with bar as (advance), single_thread_blas():
         if jobs == 1 or len(args) <= 1:
             for i, a in enumerate(args):
-                rows[i] = _score_task(a)
+                out[i] = fn(a)
                 advance()
         else:
-            _warm_imports()  # forked workers inherit them instead of importing scipy.signal each
+            _warm_imports(config)  # forked workers inherit them instead of importing (and loading) each
             with ProcessPoolExecutor(max_workers=min(jobs, len(args)), initializer=_worker_init) as pool:
-                futs = {pool.submit(_score_task, a): i for i, a in enumerate(args)}
+                futs = {pool.submit(fn, a): i for i, a in enumerate(args)}
                 for fut in as_completed(futs):
-                    rows[futs[fut]] = fut.result()
+                    out[futs[fut]] = fut.result()
                     advance()
-    return [r for r in rows if r is not None]
+    return out
 
 
 def single_thread_blas():  # noqa: ANN201
@@ -285,9 +353,13 @@ def single_thread_blas():  # noqa: ANN201
 
 def _worker_init() -> None:
     single_thread_blas()  # not used as a context: the limit stays for the worker's life
+    if "torch" in sys.modules:  # the speaker encoder: one thread a worker, the workers share the cores
+        sys.modules["torch"].set_num_threads(1)
 
 
-def _warm_imports() -> None:
+def _warm_imports(config: ScoreConfig) -> None:
+    """Import (and load the models of) what the workers will need, once, before they fork. The speaker
+    encoder is only loaded here, never run: its first forward pass happens in the workers."""
     import pesq  # noqa: F401, PLC0415
     import pystoi  # noqa: F401, PLC0415
     import scipy.signal  # noqa: F401, PLC0415
@@ -295,13 +367,21 @@ def _warm_imports() -> None:
     from quality._deps import pyworld  # noqa: PLC0415
 
     pyworld()
+    if "dnsmos" in config.metrics:
+        from quality.metrics.dnsmos import warm_up  # noqa: PLC0415
+
+        warm_up()
+    if "speaker_similarity" in config.metrics:
+        from quality.metrics.speaker import _encoder  # noqa: PLC0415
+
+        _encoder()
 
 
 class _progress:
     """A rich progress bar on stderr (or nothing); used as ``with _progress(on, n) as advance``."""
 
-    def __init__(self, on: bool, total: int):
-        self.on, self.total, self._p = on and total > 1, total, None
+    def __init__(self, on: bool, total: int, label: str = "scoring"):
+        self.on, self.total, self._p, self.label = on and total > 1, total, None, label
 
     def __enter__(self):  # noqa: ANN204
         if not self.on:
@@ -312,7 +392,7 @@ class _progress:
         self._p = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                            TimeRemainingColumn(), console=Console(stderr=True), transient=True)
         self._p.__enter__()
-        tid = self._p.add_task("scoring", total=self.total)
+        tid = self._p.add_task(self.label, total=self.total)
         return lambda: self._p.advance(tid)
 
     def __exit__(self, *exc: Any) -> None:

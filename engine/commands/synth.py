@@ -19,6 +19,9 @@ __all__ = ["synth"]
 @click.option("--duration-ratio", type=float, default=1.0, show_default=True,
               help="Duration factor in [0.75, 1.25] (1.25 = 25% slower).")
 @click.option("--seed", type=int, default=None, help="Request seed (default: the config's).")
+@click.option("--temperature", type=float, default=None,
+              help="Sampled prosody in [0, 2] (F0, durations, energy drawn from --seed); 0 = deterministic.")
+@click.option("--sampling", is_flag=True, help="Shorthand for --temperature 1.0.")
 @click.option("--backend", default=None, help="espeak (default), kokoro or modelscope.")
 @click.option("--ref-audio", type=click.Path(path_type=Path), default=None,
               help="Reference recording: output F0 mean/range matched to it.")
@@ -30,7 +33,7 @@ __all__ = ["synth"]
               help="Fault injection: 'all', a list like 'cuda_oom,silent_output', or 'rate=0.3,faults=a+b'.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print log lines to stderr.")
 def synth(text: str, output: Path, speaker: str | None, emotion: str, duration_ratio: float, seed: int | None,
-          backend: str | None, ref_audio: Path | None, log_dir: Path, config_path: Path | None,
+          temperature: float | None, sampling: bool, backend: str | None, ref_audio: Path | None, log_dir: Path, config_path: Path | None,
           inject: str | None, verbose: bool) -> int:
     """Speak TEXT into a WAV file (mixed Mandarin/English is split by script)."""
     from engine.config import EngineConfig, FaultConfig
@@ -47,7 +50,9 @@ def synth(text: str, output: Path, speaker: str | None, emotion: str, duration_r
             click.echo(f"injecting {kind} (labels in {log_dir / 'labels.jsonl'})", err=True)
         res = engine.synthesize(SynthRequest(text=text, speaker=speaker, emotion=emotion,
                                              duration_ratio=duration_ratio, seed=seed, backend=backend,
-                                             ref_audio=ref_audio, output=output))
+                                             ref_audio=ref_audio, output=output,
+                                             temperature=temperature if temperature is not None
+                                             else 1.0 if sampling else 0.0))
     rec = res.record
     for w in rec.get("warnings", []):
         click.echo(f"warning: {w}", err=True)

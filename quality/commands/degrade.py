@@ -8,7 +8,7 @@ import click
 from ttsops.errors import InputError
 
 KINDS = ("noise_30db", "noise_20db", "noise_10db", "clip_50pct", "dropouts_5pct", "pitch_up_1st", "pitch_down_1st",
-         "stretch_5pct", "lead_silence_150ms", "identical")
+         "stretch_5pct", "lead_silence_150ms", "reverb_500ms", "identical")
 
 
 @click.command()

@@ -29,16 +29,27 @@ from ttsops.errors import InputError
               help="Append JSON log lines (engine format, event quality_regression) to LOG_DIR/quality.log.")
 @click.option("--prom", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write a Prometheus textfile (node_exporter textfile collector).")
+@click.option("--mode", type=click.Choice(["auto", "pairs", "distribution"]), default="auto", show_default=True,
+              help="pairs: golden file vs file; distribution: several renders a text (sampling engines); "
+                   "auto: distribution when the baseline holds several renders a text or did not re-synthesize identically.")
+@click.option("--metrics", "metrics_spec", default=None, metavar="LIST",
+              help="Scores to compute (see `score --metrics`); default: the pair scores in pair mode, "
+                   "dnsmos,speaker_similarity in distribution mode.")
+@click.option("--history", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Append this run (one JSON line) to FILE; the HTML report plots the trend over its runs.")
 @click.option("-j", "--jobs", type=int, default=0, help="Worker processes (0 = all cores).")
 def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: str | None, thresholds: Path | None,
             fmt: str, json_out: Path | None, html_out: Path | None, log_dir: Path | None, prom: Path | None,
-            jobs: int) -> int:
+            mode: str, metrics_spec: str | None, history: Path | None, jobs: int) -> int:
     """Compare a candidate set with the baseline; exit 1 on regression.
 
-    Every utterance gets a verdict with the metrics that fired and a plain-words reason. Exit codes:
-    0 pass, 1 regression (or an utterance that could not be scored), 2 usage or unreadable input.
+    Every utterance (every text, in distribution mode) gets a verdict with the metrics that fired and
+    a plain-words reason. Exit codes: 0 pass, 1 regression (or an utterance that could not be
+    scored), 2 usage or unreadable input (a corrupt manifest or thresholds file included).
     """
-    from quality.regress import load_thresholds, print_terminal, regress as run, write_log_lines, write_prom  # noqa: PLC0415
+    from quality.features import ScoreConfig, parse_metrics  # noqa: PLC0415
+    from quality.regress import (choose_mode, load_thresholds, print_terminal, regress as run,  # noqa: PLC0415
+                                 write_log_lines, write_prom)
 
     if not baseline.is_dir():
         raise InputError("baseline directory not found", where=str(baseline),
@@ -58,8 +69,17 @@ def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: s
     elif not candidate.is_dir():
         raise InputError("candidate directory not found", where=str(candidate))
     try:
-        res = run(baseline, candidate, thresholds=t, jobs=jobs or None, cross_engine=cross,
-                  progress=sys.stderr.isatty())
+        if mode == "auto":
+            mode, why = choose_mode(baseline, candidate)
+        else:
+            why = f"--mode {mode}"
+        metrics = parse_metrics(metrics_spec) if metrics_spec else (
+            frozenset({"dnsmos", "speaker_similarity"}) if mode == "distribution" else None)
+        res = run(baseline, candidate, thresholds=t, jobs=jobs or None, cross_engine=cross, mode=mode,
+                  progress=sys.stderr.isatty(), config=ScoreConfig(metrics=metrics) if metrics else None)
+        res.mode_reason = why
+        for w in res.warnings:
+            click.echo(f"warning: {w}", err=True)
         doc = res.to_json()
         if fmt == "json":
             click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
@@ -68,10 +88,14 @@ def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: s
         if json_out:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        if history:
+            from quality.history import append_run  # noqa: PLC0415
+
+            append_run(history, res)
         if html_out:
             from quality.report import write_html  # noqa: PLC0415
 
-            write_html(res, html_out)
+            write_html(res, html_out, history=history)
         if log_dir:
             from loguru import logger  # noqa: PLC0415
 

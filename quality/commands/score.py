@@ -17,28 +17,39 @@ from ttsops.errors import InputError
               help="Write the JSON/CSV here instead of stdout.")
 @click.option("-j", "--jobs", type=int, default=0, help="Worker processes (0 = all cores).")
 @click.option("--f0-method", type=click.Choice(["dio", "harvest"]), default="dio", show_default=True)
+@click.option("--metrics", "metrics_spec", default="default", show_default=True, metavar="LIST",
+              help="Comma-separated: pesq, stoi, mcd, f0 (the default set), dnsmos, speaker_similarity, or all.")
+@click.option("--prompt", type=click.Path(path_type=Path), default=None,
+              help="The speaker's prompt audio for speaker_similarity (a file, or a directory matched by name); "
+                   "default: REF.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_method: str, no_progress: bool) -> int:
+def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_method: str, metrics_spec: str,
+          prompt: Path | None, no_progress: bool) -> int:
     """Score candidate audio against reference audio.
 
     REF and DEG are two WAV files, or two directories whose WAV files are matched by name. Exit 0
     when every pair was scored, 1 when some pair has an error (its row says why), 2 on usage errors.
     """
-    from quality.features import ScoreConfig  # noqa: PLC0415
+    from quality.features import ScoreConfig, parse_metrics  # noqa: PLC0415
     from quality.output import rows_csv, rows_json, rows_table  # noqa: PLC0415
-    from quality.score import match_dirs, score_pair, score_pairs  # noqa: PLC0415
+    from quality.score import match_dirs, score_pair, score_pairs, wav_names  # noqa: PLC0415
 
-    cfg = ScoreConfig(f0_method=f0_method)
-    for p in (ref, deg):
+    cfg = ScoreConfig(f0_method=f0_method, metrics=parse_metrics(metrics_spec))
+    for p in (ref, deg) + ((prompt,) if prompt else ()):
         if not p.exists() and not p.is_symlink():
             raise InputError("not found", where=str(p))
     if ref.is_dir() != deg.is_dir():
         raise InputError("REF and DEG must both be files or both be directories", where=f"{ref} {deg}")
     if ref.is_dir():
-        rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None,
+        prompts = None
+        if prompt is not None:
+            prompts = wav_names(prompt) if prompt.is_dir() else {n: prompt for n in wav_names(deg)}
+        rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None, prompts=prompts,
                            progress=not no_progress and sys.stderr.isatty())
     else:
-        rows = [score_pair(ref, deg, config=cfg)]
+        if prompt is not None and prompt.is_dir():
+            prompt = wav_names(prompt).get(deg.stem)
+        rows = [score_pair(ref, deg, config=cfg, prompt=prompt)]
     if fmt == "table":
         rows_table(rows, title=f"{ref} vs {deg}")
     else:
