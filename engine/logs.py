@@ -92,7 +92,7 @@ def json_line(record: dict[str, Any]) -> str | None:
         if raw_index:
             return None
         message = extra.get("raw_text", message)
-    obj: dict[str, Any] = {"time": record["time"].isoformat(timespec="milliseconds"),
+    obj: dict[str, Any] = {"time": record["time"].isoformat(timespec="microseconds"),
                            "level": record["level"].name, "message": message}
     for key, value in extra.items():
         if key in ("raw_index", "raw_text", "raw_block"):
