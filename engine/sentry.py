@@ -21,6 +21,7 @@ messages, the command line or request bodies), local variables off, request bodi
 from __future__ import annotations
 
 import os
+import re
 import sys
 from functools import lru_cache
 from typing import Any
@@ -59,20 +60,32 @@ def model_version(backend: str | None) -> str:
         return f"{dist} (not installed)"
 
 
-def _walk(value: Any, key: str | None = None) -> Any:
+#: the name of a file the engine reads or writes for a user (audio, tasks, configs)
+_USER_FILE = re.compile(r"[\w.-]+\.(?:wav|flac|ogg|mp3|m4a|opus|aiff?|pcm|raw|jsonl|json|txt|csv|toml)\b", re.I)
+#: where a string is a location in our code, kept as it is
+_CODE_KEYS = frozenset({"abs_path", "filename", "module", "function", "package", "logger", "type", "platform"})
+
+
+def _redact(text: str) -> str:
     from engine.service_guards import redact_paths
+    return _USER_FILE.sub("<file>", redact_paths(text))
+
+
+def _walk(value: Any, key: str | None = None) -> Any:
     if isinstance(value, dict):
         return {k: _walk(v, k) for k, v in value.items() if k not in DROP_KEYS}
     if isinstance(value, list):
-        return [_walk(v) for v in value]
-    if isinstance(value, str) and key not in ("abs_path", "filename", "module", "function", "package"):
-        return redact_paths(value)
+        return [_walk(v, key) for v in value]
+    if isinstance(value, str) and key not in _CODE_KEYS:
+        return _redact(value)
     return value
 
 
 def scrub(event: dict[str, Any], hint: Any = None) -> dict[str, Any]:
-    """``before_send``: drop what the user sent (request, argv, text/audio fields, frame locals) and
-    cut absolute paths in every string but the code locations of stack frames."""
+    """``before_send``: drop what the user sent (request, argv, text/audio fields, frame locals) and,
+    in every string but the code locations of stack frames, cut absolute paths to their last part
+    (``…/libttsfrd.so``, as the service's error bodies do) and replace names of audio, task and
+    config files by ``<file>``. Source lines of our own code stay."""
     for key in ("request", "user", "breadcrumbs"):
         event.pop(key, None)
     return _walk(event)
