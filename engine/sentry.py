@@ -100,7 +100,7 @@ class SentryReporter:
         try:
             import sentry_sdk
         except ImportError:
-            raise ConfigError("SENTRY_DSN is set but sentry-sdk is not installed", where="SENTRY_DSN",
+            raise ConfigError("a DSN is set, but the sentry-sdk package is not installed", where="SENTRY_DSN",
                               fix=FIX) from None
         if client is None:
             from importlib.metadata import version

@@ -111,7 +111,7 @@ def test_reporter_is_off_without_a_dsn_and_says_what_is_missing(monkeypatch: pyt
     monkeypatch.setitem(sys.modules, "sentry_sdk", None)               # as if the extra were not installed
     with pytest.raises(ConfigError) as e:
         SentryReporter.from_config(SentryConfig(dsn="http://k@127.0.0.1:9/1"))
-    assert "sentry-sdk is not installed" in e.value.one_line() and "ttsops[sentry]" in e.value.one_line()
+    assert "sentry-sdk package is not installed" in e.value.one_line() and "ttsops[sentry]" in e.value.one_line()
 
 
 def test_cli_without_the_package_is_one_line_and_exit_2(tmp_path: Path) -> None:
