@@ -4,10 +4,12 @@ Endpoints
 ---------
 ``POST /api/tts``   JSON ``{text, speaker?, emotion?, duration_ratio?, seed?, backend?}`` -> ``audio/wav``
                     (headers ``X-Request-Id``, ``X-Audio-Seconds``, ``X-RTF``, ``X-Sample-Rate``).
+``POST /tts``       the Qwen3-TTS-style probe: JSON ``{text, lang?, speaker?}`` -> ``audio/wav``, same guards.
 ``GET /health``     L1: the process answers and the back-end is loaded (503 while loading/draining).
 ``GET /metrics``    Prometheus text from the service's own registry (see :mod:`engine.metrics`).
 ``GET /``           a small WebUI (form -> ``/api/tts`` -> audio player).
 ``GET /api/voices`` speakers and emotions (for the WebUI).
+``GET /docs``       Swagger UI (``/redoc``, ``/openapi.json``), assets from the fastapi-offline wheel.
 
 Guard rails (:mod:`engine.service_guards` for the first four): an optional API key (401), a Host
 allow-list (400), JSON only (415), header and body read timeouts (408), body size (413), text length
