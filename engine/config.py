@@ -13,7 +13,7 @@ from typing import Any
 from ttsops.config import check_types, section_from_toml
 from ttsops.errors import ConfigError
 
-__all__ = ["EngineConfig", "FaultConfig", "FAULT_TYPES"]
+__all__ = ["EngineConfig", "FaultConfig", "SentryConfig", "FAULT_TYPES"]
 
 
 #: fault kinds ``engine.faults`` can inject (kb_id slugs shared with the analyzer's knowledge base)
@@ -95,6 +95,27 @@ class FaultConfig:
 
 
 @dataclass
+class SentryConfig:
+    """Optional Sentry reporting (``engine.sentry``; needs ``pip install 'ttsops[sentry]'``).
+
+    dsn : the project's DSN; ``None``: ``$SENTRY_DSN``, and off when that is unset too.
+    environment : Sentry environment; ``None``: ``$SENTRY_ENVIRONMENT``, else Sentry's ``production``.
+    sample_rate : share of error events sent, in [0, 1].
+    messages : also send the reported warnings (short reference audio, near-zero embedding, silence).
+    """
+
+    dsn: str | None = None
+    environment: str | None = None
+    sample_rate: float = 1.0
+    messages: bool = True
+
+    def __post_init__(self) -> None:
+        check_types(self, "engine.sentry")
+        if not 0.0 <= self.sample_rate <= 1.0:
+            raise ConfigError(f"sample_rate must be in [0, 1], got {self.sample_rate!r}", where="engine.sentry.sample_rate")
+
+
+@dataclass
 class EngineConfig:
     """Engine settings; every default is here.
 
@@ -108,6 +129,9 @@ class EngineConfig:
     sim_start : ISO 8601 start of the simulated clock.
     sim_rate : simulated requests per minute (mean; arrivals are Poisson).
     inference_rotation / inference_retention : loguru rotation size and how many rotated files to keep.
+    log_format : what the process's streams get: ``text`` (plain console lines on stderr where asked)
+        or ``json`` (every record as one flat JSON object a line on stdout, for Docker/Kubernetes).
+    sentry : Sentry reporting (``[engine.sentry]``), off without a DSN.
     """
 
     log_dir: Path | None = Path("logs")
@@ -123,6 +147,8 @@ class EngineConfig:
     inference_retention: int = 10
     reference_min_seconds: float = 5.0
     max_audio_seconds: float = 600.0
+    log_format: str = "text"
+    sentry: SentryConfig = field(default_factory=SentryConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -130,6 +156,8 @@ class EngineConfig:
         if self.max_text_length < 1:
             raise ConfigError(f"max_text_length must be a positive integer, got {self.max_text_length!r}",
                               where="max_text_length")
+        if self.log_format not in ("text", "json"):
+            raise ConfigError(f"log_format must be 'text' or 'json', got {self.log_format!r}", where="engine.log_format")
         if self.clock not in ("real", "simulated"):
             raise ConfigError(f"clock must be 'real' or 'simulated', got {self.clock!r}", where="clock")
         if self.sim_rate <= 0:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-__all__ = ["HealthResult", "HealthConfig", "check", "check_audio", "l1", "l2", "l3", "HEALTH_TEXT",
+__all__ = ["HealthResult", "HealthConfig", "check", "wait_until_ok", "check_audio", "l1", "l2", "l3", "HEALTH_TEXT",
            "log_result"]
 
 HEALTH_TEXT = "你好,世界。"
@@ -243,6 +243,22 @@ def check(level: int, *, url: str | None = None, engine: Any = None, engine_conf
             except Exception:
                 pass
     res = HealthResult(level, ok, round(time.perf_counter() - t0, 4), reason, target, det)
+    if log is not None:
+        log_result(res, log)
+    return res
+
+
+def wait_until_ok(level: int, *, wait_s: float, interval_s: float = 0.5, log: Any = None,
+                  **kw: Any) -> HealthResult:
+    """:func:`check` again every ``interval_s`` until it passes or ``wait_s`` has passed (a service
+    still starting: ``systemd``'s ExecStartPost, a container's start period); only the last result
+    is logged. ``wait_s`` 0 is one check."""
+    deadline = time.monotonic() + max(0.0, wait_s)
+    while True:
+        res = check(level, **kw)
+        if res.ok or time.monotonic() + interval_s > deadline:
+            break
+        time.sleep(interval_s)
     if log is not None:
         log_result(res, log)
     return res

