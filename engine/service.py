@@ -2,7 +2,7 @@
 
 Endpoints
 ---------
-``POST /api/tts``   JSON ``{text, speaker?, emotion?, duration_ratio?, seed?, backend?}`` -> ``audio/wav``
+``POST /api/tts``   JSON ``{text, speaker?, emotion?, duration_ratio?, seed?, backend?, temperature?}`` -> ``audio/wav``
                     (headers ``X-Request-Id``, ``X-Audio-Seconds``, ``X-RTF``, ``X-Sample-Rate``).
 ``POST /tts``       the Qwen3-TTS-style probe: JSON ``{text, lang?, speaker?}`` -> ``audio/wav``, same guards.
 ``GET /health``     L1: the process answers and the back-end is loaded (503 while loading/draining).

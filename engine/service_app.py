@@ -62,6 +62,7 @@ def create_app(state: Any):
         duration_ratio: float = Field(default=1.0, allow_inf_nan=False)
         seed: int = Field(default=0, ge=0, le=2**32 - 1)
         backend: Optional[str] = None
+        temperature: float = Field(default=0.0, ge=0.0, le=2.0, allow_inf_nan=False)  # sampled prosody
 
     class ProbeBody(BaseModel):
         # the Qwen3-TTS-style probe: the same strictness, its own three fields

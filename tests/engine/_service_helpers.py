@@ -36,6 +36,7 @@ class FakeRequest:
     seed: int = 0
     backend: str | None = None
     request_id: str | None = None
+    temperature: float = 0.0
 
 
 @dataclass

@@ -157,3 +157,20 @@ def test_load_failure_reports_503_with_reason(tmp_path: Path) -> None:
         assert "/opt/" not in h.json()["reason"]                 # no server paths in answers
         r = c.post("/api/tts", json={"text": "hi"})
         assert r.status_code == 503 and r.headers["retry-after"] == "1" and "/opt/" not in r.json()["detail"]
+
+
+def test_temperature_reaches_the_engine_and_is_range_checked() -> None:
+    import httpx
+
+    from engine.service import ServiceSettings, ServiceState
+
+    state = ServiceState(ServiceSettings(max_concurrency=1))
+    with ThreadServer(state) as srv, httpx.Client(base_url=srv.url, timeout=30) as c:
+        a = c.post("/api/tts", json={"text": "你好。", "seed": 3, "temperature": 1.0})
+        b = c.post("/api/tts", json={"text": "你好。", "seed": 4, "temperature": 1.0})
+        d = c.post("/api/tts", json={"text": "你好。", "seed": 3})
+        e = c.post("/api/tts", json={"text": "你好。", "seed": 4})
+        assert a.status_code == b.status_code == d.status_code == 200, a.text
+        assert a.content != b.content and d.content == e.content  # sampled varies with the seed; 0 does not
+        assert c.post("/api/tts", json={"text": "x", "temperature": 5}).status_code == 422
+        assert c.post("/api/tts", json={"text": "x", "temperature": "1"}).status_code == 422
