@@ -15,7 +15,9 @@ run python benchmarks/bench_templates.py "${quick[@]}"
 [ -f benchmarks/bench_analyze.py ] && run python benchmarks/bench_analyze.py "${quick[@]}"
 run python benchmarks/bench_sessions.py
 run python benchmarks/bench_incidents.py
+run python benchmarks/bench_real_failures.py
 run python benchmarks/bench_quality.py
+run python benchmarks/bench_quality_neural.py
 run python benchmarks/bench_backends.py
 run python benchmarks/bench_service.py
 exit $status
