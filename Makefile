@@ -6,10 +6,10 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: install demo test bench samples clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 2>/dev/null || true
-	$(PY) -m pip install -q -e '.[neural,dev]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[all,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

