@@ -7,13 +7,10 @@ when the request names an output path).
 """
 from __future__ import annotations
 
-import errno
 import io
 import os
 import random
 import resource
-import stat
-import sys
 import threading
 import time
 import uuid
@@ -33,6 +30,7 @@ from engine.prosody import (EMOTION_STYLES, apply_gain, check_duration_ratio, ch
 from engine.speakers import SPEAKERS, Speaker, get_speaker
 from engine.text import prepare
 from ttsops.errors import BackendError, InputError, TtsopsError
+from ttsops.output import OutputError, write_atomic, write_output
 
 __all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "write_wav_output", "wav_bytes",
            "OutputError", "SynthesisCancelled", "AudioTooLong"]
@@ -105,102 +103,20 @@ class AudioTooLong(InputError):
     error_type = "audio_too_long"
 
 
-class OutputError(InputError):
-    """An output that cannot be written where the user pointed. ``errno`` is set when the system
-    refused (disk full, read-only, permissions) and ``None`` when we refused (a directory, a socket,
-    a symlink leading out of its folder)."""
-
-    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None,
-                 errno: int | None = None):
-        super().__init__(message, where=where, fix=fix)
-        self.errno = errno
-
-
-def _os_error(exc: OSError, path: Path | str) -> OutputError:
-    return OutputError(f"cannot write the WAV: {exc.strerror or exc}", where=str(path), errno=exc.errno,
-                       fix="free space or choose a writable folder" if exc.errno in _STORAGE_ERRNOS else None)
-
-
-_STORAGE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EIO}
-
-
 def write_wav_atomic(path: str | Path, audio: np.ndarray | bytes, sample_rate: int = 0) -> Path:
-    """Write a 16-bit WAV (or ready WAV ``bytes``) via a temp file in the same folder, fsync, then
-    ``os.replace``: readers see either no file or the complete one, even if the process is killed
-    mid-write. The temp file is created with ``O_EXCL | O_NOFOLLOW`` (a planted link is never
-    written through). OS errors raise :class:`OutputError`."""
-    p = Path(path)
+    """Write a 16-bit WAV (or ready WAV ``bytes``) atomically (:func:`ttsops.output.write_atomic`:
+    temp file in the same folder, fsync, ``os.replace``). OS errors raise :class:`OutputError`."""
     data = audio if isinstance(audio, bytes) else wav_bytes(audio, sample_rate)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.wav.tmp")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, p)
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
-    except OSError as exc:
-        raise _os_error(exc, p) from None
-    return p
+    return write_atomic(path, data, what="the WAV", tmp_suffix=".wav.tmp")
 
 
 def write_wav_output(path: str | Path, audio: np.ndarray | bytes, sample_rate: int = 0, *,
                      special_ok: bool = True) -> Path:
-    """Write a WAV where the user pointed, never replacing what is not a regular file.
-
-    ``-``: stdout. An existing FIFO or character/block device (``/dev/null``, a named pipe) is
-    written through, never replaced (``special_ok=False`` refuses them instead: a batch must not
-    block on a pipe planted in its output folder). A regular file or a new name is written
-    atomically (:func:`write_wav_atomic`). A symlink is followed only when its target stays inside
-    the link's own folder; one leading elsewhere (``out/x.wav -> /etc/passwd``) is refused.
-    """
+    """Write a WAV where the user pointed (:func:`ttsops.output.write_output`): ``-`` is stdout,
+    FIFOs and devices are written through, never replaced, regular files atomically, a symlink
+    followed only inside its own folder."""
     data = audio if isinstance(audio, bytes) else wav_bytes(audio, sample_rate)
-    if str(path) == "-":
-        out = sys.stdout.buffer
-        out.write(data)
-        out.flush()
-        return Path("-")
-    p = Path(path)
-    st = _lstat(p)
-    if st is not None and stat.S_ISLNK(st.st_mode):
-        folder = p.absolute().parent.resolve()
-        target = p.resolve()
-        if folder != target.parent and folder not in target.parents:
-            raise OutputError(f"is a symlink to {target}, outside {folder}; refusing to follow it", where=str(p),
-                              fix="remove the link or give the path you mean to write")
-        p, st = target, _lstat(target)
-    if st is None or stat.S_ISREG(st.st_mode):
-        return write_wav_atomic(p, data)
-    if stat.S_ISDIR(st.st_mode):
-        raise OutputError("is a directory", where=str(p), fix="give a file name, e.g. out/x.wav")
-    if stat.S_ISSOCK(st.st_mode) or not special_ok:
-        raise OutputError("exists and is not a regular file; refusing to replace it", where=str(p),
-                          fix="remove it or choose another name")
-    try:  # FIFO or device: write through, as a shell redirection would
-        fd = os.open(p, os.O_WRONLY | os.O_CLOEXEC)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise _os_error(exc, p) from None
-    return p
-
-
-def _lstat(p: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(p)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise _os_error(exc, p) from None
+    return write_output(path, data, special_ok=special_ok, what="the WAV", tmp_suffix=".wav.tmp")
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -18,8 +17,8 @@ FORMATS = ("terminal", "json", "markdown", "html")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True,
               envvar="TTSOPS_ANALYZE_FORMAT", help="Report format (json: the machine-readable contract).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-              envvar="TTSOPS_ANALYZE_OUTPUT", help="Write the report to FILE instead of stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, envvar="TTSOPS_ANALYZE_OUTPUT",
+              help="Write the report to FILE instead of stdout (- is stdout).")
 @click.option("--window", default=None, envvar="TTSOPS_ANALYZE_WINDOW",
               help="Window length for detection, e.g. 60s, 5min. [default: 60s]")
 @click.option("--baseline", multiple=True, help="Known-good logs to fit the detector on (repeatable).")
@@ -104,11 +103,10 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
     else:
         text = render(result, fmt)
         if output:
-            try:
-                Path(output).write_text(text, encoding="utf-8")
-            except OSError as exc:
-                raise InputError(f"cannot write report: {exc.strerror or exc}", where=output) from exc
-            if not quiet:
+            from ttsops.output import write_output
+
+            write_output(output, text, what="the report")  # devices and pipes written through, files atomically
+            if not quiet and output != "-":
                 click.echo(f"report: {output} ({len(result.incidents)} incidents)", err=True)
         else:
             sys.stdout.write(text)

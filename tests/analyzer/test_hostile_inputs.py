@@ -83,3 +83,14 @@ def test_no_raw_python_warnings_on_stderr(tmp_path: Path) -> None:
         assert b"Warning" not in r.stderr and b"warn(" not in r.stderr, (name, r.stderr[-500:])
     r = _cli([str(ROOT / "data" / "samples" / "logs"), "--format", "json"], env=env)
     assert r.returncode == 1 and r.stderr == b""
+
+
+def test_report_output_to_devices_and_full_disks(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("torch.OutOfMemoryError: CUDA out of memory.\n", encoding="utf-8")
+    full = _cli([str(log), "--format", "json", "-o", "/dev/full"])
+    assert full.returncode == 2 and b"No space left" in full.stderr and full.stderr.count(b"\n") == 1
+    assert _cli([str(log), "--format", "json", "-o", "/dev/null"]).returncode == 1
+    assert Path("/dev/null").exists() and not Path("/dev/null").is_file()  # written through, never replaced
+    dash = _cli([str(log), "--format", "json", "-o", "-"])
+    assert dash.returncode == 1 and json.loads(dash.stdout)["incidents"]
