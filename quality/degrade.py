@@ -5,6 +5,8 @@ applies one named degradation to every WAV of a directory (``python -m quality.d
 """
 from __future__ import annotations
 
+import io
+
 import argparse
 from pathlib import Path
 from typing import Callable
@@ -130,7 +132,15 @@ def degrade_dir(src: Path, out: Path, kind: str, *, only: list[str] | None = Non
 
     if kind not in DEGRADATIONS:
         raise ValueError(f"unknown degradation {kind!r}; choose from {', '.join(DEGRADATIONS)}")
-    out.mkdir(parents=True, exist_ok=True)
+    from ttsops.output import OutputError, output_error, write_output  # noqa: PLC0415
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError("is not a folder", where=str(out), fix="give a folder for the degraded copies")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, out, "the output folder") from None
     written = []
     for p in sorted(Path(src).glob("*.wav")):
         y, sr = sf.read(str(p), dtype="float64")
@@ -138,8 +148,10 @@ def degrade_dir(src: Path, out: Path, kind: str, *, only: list[str] | None = Non
             z = y
         else:
             z = DEGRADATIONS[kind](y if y.ndim == 1 else y.mean(axis=1), sr)
-        sf.write(str(out / p.name), np.clip(z, -1.0, 1.0), sr, subtype="PCM_16")
-        written.append(out / p.name)
+        buf = io.BytesIO()
+        sf.write(buf, np.clip(z, -1.0, 1.0), sr, format="WAV", subtype="PCM_16")
+        written.append(write_output(out / p.name, buf.getvalue(), special_ok=False, what="the WAV",
+                                    tmp_suffix=".wav.tmp"))
     return written
 
 

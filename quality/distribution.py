@@ -151,8 +151,10 @@ class DistributionResult:
                 for v in ("pass", "regression", "error", "missing", "unmatched")}
 
     def to_json(self) -> dict[str, Any]:
+        from quality.regress import REPORT_SCHEMA  # noqa: PLC0415
+
         return {
-            "verdict": self.verdict, "mode": self.mode, "mode_reason": self.mode_reason, "cross_engine": False,
+            "schema": REPORT_SCHEMA, "verdict": self.verdict, "mode": self.mode, "mode_reason": self.mode_reason, "cross_engine": False,
             "reasons": self.reasons, "summary": self.summary(), "metrics": _clean(self.metrics),
             "texts": [{"name": u.name, "verdict": u.verdict, "fired": u.fired, "reasons": u.reasons,
                        "baseline_renders": u.baseline_renders, "candidate_renders": u.candidate_renders,

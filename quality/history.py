@@ -42,11 +42,16 @@ def _f(v: Any) -> float:
 
 def append_run(path: str | Path, result: Any) -> dict[str, Any]:
     """Append this run's line to ``path`` (created with its folder); return the line."""
+    from ttsops.output import output_error  # noqa: PLC0415
+
     rec = run_record(result)
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    with open(p, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        with open(p, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise output_error(exc, p, "the history file") from None
     return rec
 
 

@@ -43,11 +43,15 @@ def rows_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def rows_table(rows: Sequence[dict[str, Any]], *, title: str = "scores") -> None:
+def rows_table(rows: Sequence[dict[str, Any]], *, title: str = "scores", color: bool | None = None,
+               file: bool = False) -> str | None:
+    """Print the rows as a table (``color``: force colours on/off, None: the terminal decides); with
+    ``file`` return the plain text instead (for ``-o FILE``)."""
+    import io  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
-
-    import sys  # noqa: PLC0415
 
     def shown(c: str) -> bool:  # a metric nobody asked for (NaN in every row) takes no room
         return c in ("name", "error") or any(_present(r.get(c)) for r in rows)
@@ -59,4 +63,9 @@ def rows_table(rows: Sequence[dict[str, Any]], *, title: str = "scores") -> None
                      justify="left" if c in ("name", "error") else "right")
     for r in rows:
         t.add_row(*(fmt(r.get(c), 1 if c.endswith("cents") else 3) for c in cols), style="red" if r.get("error") else None)
-    Console(width=None if sys.stdout.isatty() else 200).print(t)
+    if file:
+        buf = io.StringIO()
+        Console(file=buf, width=200, color_system=None).print(t)
+        return buf.getvalue()
+    Console(width=None if sys.stdout.isatty() else 200, force_terminal=color, no_color=color is False).print(t)
+    return None

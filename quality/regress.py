@@ -20,7 +20,6 @@ instead (:mod:`quality.distribution`); :func:`choose_mode` picks it from the bas
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from quality.renders import read_manifest
+
+#: version of the ``regress --format json`` contract (quality/schemas/regress_report.schema.json)
+REPORT_SCHEMA = 1
 from quality.thresholds import DEFAULT_THRESHOLDS_FILE, Thresholds, load_thresholds
 
 __all__ = ["Thresholds", "Verdict", "evaluate_row", "regress", "RegressResult", "load_thresholds",
@@ -176,6 +178,7 @@ class RegressResult:
         from quality.score import clean_row  # noqa: PLC0415
 
         return {
+            "schema": REPORT_SCHEMA,
             "verdict": self.verdict,
             "mode": self.mode,
             "mode_reason": self.mode_reason,
@@ -362,10 +365,30 @@ def _j(v: Any) -> Any:
     return None if math.isnan(f) else round(f, 4)
 
 
+#: score column -> (metric name with its unit, label, label value, help): one name per unit
+_PROM_MEANS = {
+    "pesq_wb": ("tts_quality_pesq_mean_mos", "band", "wb", "PESQ MOS-LQO (1..4.64)"),
+    "pesq_nb": ("tts_quality_pesq_mean_mos", "band", "nb", "PESQ MOS-LQO (1..4.64)"),
+    "dnsmos_sig": ("tts_quality_dnsmos_mean_mos", "dimension", "sig", "DNSMOS MOS estimate (1..5)"),
+    "dnsmos_bak": ("tts_quality_dnsmos_mean_mos", "dimension", "bak", "DNSMOS MOS estimate (1..5)"),
+    "dnsmos_ovrl": ("tts_quality_dnsmos_mean_mos", "dimension", "ovrl", "DNSMOS MOS estimate (1..5)"),
+    "dnsmos_p808": ("tts_quality_dnsmos_mean_mos", "dimension", "p808", "DNSMOS MOS estimate (1..5)"),
+    "stoi": ("tts_quality_stoi_mean_ratio", "variant", "stoi", "STOI intelligibility (0..1)"),
+    "estoi": ("tts_quality_stoi_mean_ratio", "variant", "estoi", "STOI intelligibility (0..1)"),
+    "mcd_dtw": ("tts_quality_mcd_mean_decibels", None, None, "mel-cepstral distance after DTW, dB"),
+    "f0_rmse_cents": ("tts_quality_f0_mean_cents", "statistic", "rmse", "F0 error, cents"),
+    "f0_bias_cents": ("tts_quality_f0_mean_cents", "statistic", "bias", "F0 error, cents"),
+    "vde": ("tts_quality_vde_mean_ratio", None, None, "voicing decision error (0..1)"),
+    "duration_ratio": ("tts_quality_duration_mean_ratio", None, None, "candidate / reference duration"),
+    "speaker_similarity": ("tts_quality_speaker_similarity_mean_cosine", None, None,
+                           "speaker embedding cosine (-1..1)"),
+}
+
+
 def write_prom(result: RegressResult, path: str | Path) -> Path:
     """Prometheus textfile (node_exporter textfile collector) with the run's verdict and figures."""
     import numpy as np  # noqa: PLC0415
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile  # noqa: PLC0415
+    from prometheus_client import CollectorRegistry, Gauge  # noqa: PLC0415
 
     reg = CollectorRegistry()
     Gauge("tts_quality_regression", "1 when the last quality run found a regression", registry=reg).set(
@@ -373,35 +396,47 @@ def write_prom(result: RegressResult, path: str | Path) -> Path:
     g = Gauge("tts_quality_utterances", "Utterances by verdict in the last run", ["verdict"], registry=reg)
     for v, n in result.summary().items():
         g.labels(v).set(n)
-    f = Gauge("tts_quality_detector_fired", "Utterances on which each detector fired", ["metric"], registry=reg)
+    f = Gauge("tts_quality_detector_fired_utterances", "Utterances on which each detector fired in the last run",
+              ["metric"], registry=reg)
     counts: dict[str, int] = {}
     for u in result.utterances:
         for m in u.fired:
             counts[m] = counts.get(m, 0) + 1
     for m, n in counts.items():
         f.labels(m).set(n)
-    mean = Gauge("tts_quality_metric_mean", "Mean of each metric over scored utterances", ["metric"], registry=reg)
-    for m in ("pesq_wb", "pesq_nb", "stoi", "estoi", "mcd_dtw", "f0_rmse_cents", "f0_bias_cents", "vde",
-              "duration_ratio", "speaker_similarity", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "dnsmos_p808"):
-        vals = np.array([_num(r.get(m)) for r in result.rows], dtype=float)
+    # means over the scored utterances, one metric name per unit (Prometheus' naming rule), the variant
+    # in a label: tts_quality_pesq_mean_mos{band="wb"}, tts_quality_mcd_mean_decibels, ...
+    # every family and label value is always written (NaN when this run did not score it), so the
+    # dashboard's queries and alert rules always find their series
+    families: dict[str, tuple[Any, str | None]] = {}
+    for column, (name, label, value, unit_help) in _PROM_MEANS.items():
+        vals = np.array([_num(r.get(column)) for r in result.rows], dtype=float)
         vals = vals[np.isfinite(vals)]
-        if len(vals):
-            mean.labels(m).set(float(vals.mean()))
+        if name not in families:
+            families[name] = Gauge(name, f"Mean over the last run's scored utterances: {unit_help}",
+                                   [label] if label else [], registry=reg), label
+        g, lab = families[name]
+        (g.labels(value) if lab else g).set(float(vals.mean()) if len(vals) else math.nan)
     import time  # noqa: PLC0415
 
     Gauge("tts_quality_last_run_timestamp_seconds", "When the last quality run finished", registry=reg).set(time.time())
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    write_to_textfile(str(p), reg)
-    return p
+    from prometheus_client import generate_latest  # noqa: PLC0415
+
+    from ttsops.output import write_output  # noqa: PLC0415
+
+    # atomic, like write_to_textfile (the collector never reads half a file), and a device or a full disk
+    # is one error line
+    return write_output(path, generate_latest(reg), what="the Prometheus textfile")
 
 
-def print_terminal(result: Any, *, file: Any = None) -> None:
-    """Rich summary: one line an utterance (a text, in distribution mode), then the overall verdict."""
+def print_terminal(result: Any, *, file: Any = None, color: bool | None = None) -> None:
+    """Rich summary: one line an utterance (a text, in distribution mode), then the overall verdict
+    (``color``: force colours on/off; None: the terminal decides)."""
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    con = Console(file=file or sys.stdout, width=None if (file or sys.stdout).isatty() else 160)
+    out = file or sys.stdout
+    con = Console(file=out, width=None if out.isatty() else 160, force_terminal=color, no_color=color is False)
     if result.mode == "distribution":
         _print_distribution(result, con)
         return

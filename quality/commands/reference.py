@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ttsops.cli import quiet_option
+
 
 @click.group()
 def reference() -> None:
@@ -14,8 +16,9 @@ def reference() -> None:
 
 @reference.command("build")
 @click.argument("texts", type=click.Path(path_type=Path, dir_okay=False), required=False)
-@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Output directory.")
-@click.option("--backend", default=None, help="Synthesis back-end (default: the engine's).")
+@click.option("-o", "--out", "--output", "out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Output directory.")
+@click.option("--backend", default=None, envvar="TTSOPS_QUALITY_BACKEND", help="Synthesis back-end (default: the engine's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-variability", is_flag=True, help="Skip measuring re-synthesis variability.")
 @click.option("--sampling", is_flag=True,
@@ -23,9 +26,12 @@ def reference() -> None:
 @click.option("--renders", type=click.IntRange(1, 1000), default=None, help="Renders of each text with --sampling [default: 8].")
 @click.option("--temperature", type=click.FloatRange(0.0, 2.0, min_open=True), default=1.0, show_default=True,
               help="Sampling temperature with --sampling (tasks that set their own keep it).")
-@click.option("-j", "--jobs", type=int, default=0, help="Worker processes for scoring (0 = all cores).")
+@click.option("-j", "--jobs", type=click.IntRange(0, 1024), default=0, envvar="TTSOPS_QUALITY_JOBS",
+              help="Worker processes for scoring (0 = all cores).")
+@click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar.")
+@quiet_option
 def build(texts: Path | None, out: Path, backend: str | None, seed: int, no_variability: bool, sampling: bool,
-          renders: int | None, temperature: float, jobs: int) -> int:
+          renders: int | None, temperature: float, jobs: int, no_progress: bool, quiet: bool) -> int:
     """Synthesize TEXTS (engine batch JSONL; default: the shipped set) into OUT with a manifest."""
     from quality.reference import DEFAULT_TEXTS, build_reference  # noqa: PLC0415
     from ttsops.errors import InputError  # noqa: PLC0415
@@ -34,12 +40,14 @@ def build(texts: Path | None, out: Path, backend: str | None, seed: int, no_vari
     if not texts.is_file():
         raise InputError("texts file not found", where=str(texts))
     man = build_reference(texts, out, backend=backend, seed=seed, variability=not no_variability,
-                          jobs=jobs or None, progress=sys.stderr.isatty(), sampling=sampling,
+                          jobs=jobs or None, progress=not (no_progress or quiet) and sys.stderr.isatty(),
+                          sampling=sampling,
                           renders=(renders or 8) if sampling else (renders or 1), temperature=temperature)
     what = (f"{man['sampling']['renders']} sampled renders of each text (seeds {man['sampling']['seeds'][0]}.."
             f"{man['sampling']['seeds'][-1]}, temperature {man['sampling']['temperature']})" if sampling else "one render a text")
-    click.echo(f"wrote {len(man['utterances'])} reference file(s) and manifest.json to {out} "
-               f"({what}; back-end {man['backend']}, {len(man['errors'])} error(s))")
+    if not quiet:
+        click.echo(f"wrote {len(man['utterances'])} reference file(s) and manifest.json to {out} "
+                   f"({what}; back-end {man['backend']}, {len(man['errors'])} error(s))")
     for e in man["errors"]:
         click.echo(f"  line {e['line']}: {e['error']}", err=True)
     return 1 if man["errors"] else 0

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from ttsops.cli import color_option, quiet_option, use_color
 from ttsops.errors import InputError
 
 
@@ -18,29 +19,40 @@ from ttsops.errors import InputError
 @click.option("--candidate", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Directory of candidate WAVs, matched to the baseline by name.")
 @click.option("--synthesize", is_flag=True, help="Make the candidate set now with the current engine.")
-@click.option("--backend", default=None, help="Back-end for --synthesize (another back-end = cross-engine run).")
+@click.option("--backend", default=None, envvar="TTSOPS_QUALITY_BACKEND",
+              help="Back-end for --synthesize (another back-end = cross-engine run).")
 @click.option("--thresholds", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Thresholds TOML (default data/samples/thresholds.toml).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+              envvar="TTSOPS_QUALITY_THRESHOLDS", help="Thresholds TOML (default data/samples/thresholds.toml).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              envvar="TTSOPS_QUALITY_FORMAT")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              envvar="TTSOPS_QUALITY_OUTPUT", help="Write the report (in --format) here instead of stdout.")
 @click.option("--json-out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="Also write JSON here.")
 @click.option("--html", "html_out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Write the HTML report (plots) here.")
+              envvar="TTSOPS_QUALITY_HTML", help="Write the HTML report (plots) here.")
 @click.option("--log-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              envvar="TTSOPS_QUALITY_LOG_DIR",
               help="Append JSON log lines (engine format, event quality_regression) to LOG_DIR/quality.log.")
-@click.option("--prom", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--prom", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="TTSOPS_QUALITY_PROM",
               help="Write a Prometheus textfile (node_exporter textfile collector).")
 @click.option("--mode", type=click.Choice(["auto", "pairs", "distribution"]), default="auto", show_default=True,
+              envvar="TTSOPS_QUALITY_MODE",
               help="pairs: golden file vs file; distribution: several renders a text (sampling engines); "
                    "auto: distribution when the baseline holds several renders a text or did not re-synthesize identically.")
-@click.option("--metrics", "metrics_spec", default=None, metavar="LIST",
+@click.option("--metrics", "metrics_spec", default=None, metavar="LIST", envvar="TTSOPS_QUALITY_METRICS",
               help="Scores to compute (see `score --metrics`); default: the pair scores in pair mode, "
                    "dnsmos,speaker_similarity in distribution mode.")
-@click.option("--history", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--history", type=click.Path(path_type=Path, dir_okay=False), default=None, envvar="TTSOPS_QUALITY_HISTORY",
               help="Append this run (one JSON line) to FILE; the HTML report plots the trend over its runs.")
-@click.option("-j", "--jobs", type=int, default=0, help="Worker processes (0 = all cores).")
+@click.option("-j", "--jobs", type=click.IntRange(0, 1024), default=0, envvar="TTSOPS_QUALITY_JOBS",
+              help="Worker processes (0 = all cores).")
+@click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar.")
+@color_option
+@quiet_option
 def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: str | None, thresholds: Path | None,
-            fmt: str, json_out: Path | None, html_out: Path | None, log_dir: Path | None, prom: Path | None,
-            mode: str, metrics_spec: str | None, history: Path | None, jobs: int) -> int:
+            fmt: str, output: Path | None, json_out: Path | None, html_out: Path | None, log_dir: Path | None,
+            prom: Path | None, mode: str, metrics_spec: str | None, history: Path | None, jobs: int,
+            no_progress: bool, color: str, no_color: bool, quiet: bool) -> int:
     """Compare a candidate set with the baseline; exit 1 on regression.
 
     Every utterance (every text, in distribution mode) gets a verdict with the metrics that fired and
@@ -76,18 +88,30 @@ def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: s
         metrics = parse_metrics(metrics_spec) if metrics_spec else (
             frozenset({"dnsmos", "speaker_similarity"}) if mode == "distribution" else None)
         res = run(baseline, candidate, thresholds=t, jobs=jobs or None, cross_engine=cross, mode=mode,
-                  progress=sys.stderr.isatty(), config=ScoreConfig(metrics=metrics) if metrics else None)
+                  progress=not (no_progress or quiet) and sys.stderr.isatty(),
+                  config=ScoreConfig(metrics=metrics) if metrics else None)
         res.mode_reason = why
+        from ttsops.output import write_output  # noqa: PLC0415
+
         for w in res.warnings:
             click.echo(f"warning: {w}", err=True)
         doc = res.to_json()
-        if fmt == "json":
-            click.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        doc_text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        if output is not None:
+            if fmt == "json":
+                write_output(output, doc_text, what="the report")
+            else:
+                import io  # noqa: PLC0415
+
+                buf = io.StringIO()
+                print_terminal(res, file=buf, color=False)
+                write_output(output, buf.getvalue(), what="the report")
+        elif fmt == "json":
+            click.echo(doc_text, nl=False)
         else:
-            print_terminal(res)
+            print_terminal(res, color=use_color(color, no_color))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            write_output(json_out, doc_text, what="the JSON report")
         if history:
             from quality.history import append_run  # noqa: PLC0415
 

@@ -3,6 +3,8 @@ per-text shifts drawn against the minimum effect that matters, and for each fail
 and a candidate render to listen to, with their spectrograms on one colour scale."""
 from __future__ import annotations
 
+from ttsops.output import write_output
+
 import html
 import math
 from pathlib import Path
@@ -83,5 +85,5 @@ def write_distribution_html(result: Any, path: str | Path, *, worst: int = 4,
                      + spectrogram_pair(ref, deg, title=u.name, labels=labels))
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(page("tts-quality regress (distribution)", parts), encoding="utf-8")
+    write_output(p, page("tts-quality regress (distribution)", parts), what="the HTML report")
     return p

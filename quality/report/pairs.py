@@ -2,6 +2,8 @@
 for each failing utterance (the worst first) audio players, F0 overlay and spectrograms on one scale."""
 from __future__ import annotations
 
+from ttsops.output import write_output
+
 import html
 import math
 from pathlib import Path
@@ -82,5 +84,5 @@ def write_pairs_html(result: Any, path: str | Path, *, worst: int = 4, history: 
                      + spectrogram_pair(ref, deg, title=u.name, f0=contours))  # type: ignore[arg-type]
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(page("tts-quality regress", parts), encoding="utf-8")
+    write_output(p, page("tts-quality regress", parts), what="the HTML report")
     return p
