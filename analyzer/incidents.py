@@ -247,14 +247,17 @@ def record_evidence(rec: Any, *, full: bool = True, matched: str | None = None) 
     (``matched``) and, with ``full``, the innermost frame of the root exception and the last
     exception line of a chain."""
     first = _first_line(rec.message or rec.raw or "")
-    raw_lines = (rec.raw or "").splitlines()
+    raw_lines = (rec.raw or "").split("\n")  # file lines: not splitlines(), which also cuts at \x1c-\x1e, \x85, \u2028
     multiline = len(raw_lines) > 1
+    line_map = rec.line_map
 
     def where(text: str) -> int:
         if multiline:
             t = text.strip()
             for i, ln in enumerate(raw_lines):
                 if ln.strip() == t or (t and ln.strip().endswith(t)):
+                    if line_map is not None:
+                        return line_map[i] if i < len(line_map) else line_map[-1]
                     return rec.line + i
         return rec.line
 
@@ -264,7 +267,7 @@ def record_evidence(rec: Any, *, full: bool = True, matched: str | None = None) 
     if full:
         tb = rec.traceback or (rec.fields or {}).get("traceback")
         if tb and isinstance(tb, str):
-            lines = [ln for ln in tb.splitlines() if ln.strip()]
+            lines = [ln for ln in tb.split("\n") if ln.strip()]
             root = first.strip()
             # the innermost frame before the root exception line (else the last frame)
             frames_before = []
@@ -366,8 +369,7 @@ class HitCollector:
         if t < ep.start:
             ep.start = t
         if rec.file == ep.file:
-            span = len((rec.raw or "").splitlines()) or 1
-            ep.last_line = max(ep.last_line, rec.line + span - 1)
+            ep.last_line = max(ep.last_line, rec.end_line or rec.line)
             ep.first_line = min(ep.first_line, rec.line)
         if ep.count <= self.config.max_evidence:
             seen = {_norm(e.text) for e in ep.evidence}

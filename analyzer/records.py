@@ -22,6 +22,9 @@ class Record:
     traceback : the joined traceback text when one followed the record, else None.
     inferred : the level was inferred from the content (a traceback, an exception or crash line, a
         known failure signature), not written by the service.
+    end_line : the file line of the record's last line (``line`` for a one-line record).
+    line_map : the file line of each line of ``raw`` when they are not ``line, line+1, ...`` (lines of
+        one envelope entry share its line; rejoined partial lines span several), else None.
     """
 
     time: datetime | None
@@ -33,6 +36,8 @@ class Record:
     raw: str = ""
     traceback: str | None = None
     inferred: bool = False
+    end_line: int = 0
+    line_map: tuple[int, ...] | None = None
 
 
 @dataclass(slots=True)

@@ -49,7 +49,7 @@ _JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
 def root_exception(tb: str) -> str | None:
     """The first exception line of a (possibly chained) traceback text: the root cause."""
     seen_frame = False
-    for line in tb.splitlines():
+    for line in tb.split("\n"):
         if not line or line[0] in " \t":
             seen_frame = seen_frame or line.lstrip().startswith("File ")
             continue
@@ -64,7 +64,7 @@ class Assembler:
 
     __slots__ = ("name", "out", "facts", "pending", "headered", "prefix", "in_tb", "extra", "extra_bytes",
                  "mode", "seen_exc", "blanks", "msg_lines", "last_kind", "exc_at", "ipy_name", "last_time",
-                 "has_format")
+                 "has_format", "n", "nums")
 
     def __init__(self, name: str, out: list[Record], facts: FileFacts, *, has_format: bool = False):
         self.name = name
@@ -85,10 +85,13 @@ class Assembler:
         self.exc_at: list[int] = []
         self.ipy_name: str | None = None
         self.last_time: datetime | None = None
+        self.n = 0                       # the file line being fed
+        self.nums: list[int] | None = None   # the file line of each joined line (parallel to extra)
 
     # -- feeding ------------------------------------------------------------------------------
     def record(self, rec: Record, text: str) -> None:
         """A headered line, parsed into ``rec``."""
+        self.n = rec.line
         msg = rec.message
         if self.pending is not None:
             if self.headered and (self.in_tb or msg[:1] in _TB_FIRST) and self._same_header_continuation(msg) \
@@ -109,6 +112,7 @@ class Assembler:
 
     def plain(self, n: int, text: str, meta: Inner | None = None) -> None:
         """A line without a header (``meta``: what its envelope knew)."""
+        self.n = n
         k = K.line_kind(text)
         if k == K.BLANK:
             if self.pending is not None and self.extra is not None:
@@ -153,6 +157,7 @@ class Assembler:
 
     def unformatted(self, n: int, text: str) -> bool:
         """A line that does not match ``--log-format``: joins the pending record (``False``: none)."""
+        self.n = n
         if self.pending is None or not self._room():
             return False
         self._append(text)
@@ -222,10 +227,15 @@ class Assembler:
         extra = self.extra
         if extra is None:
             extra = self.extra = []
+            self.nums = []
+        nums = self.nums
         if self.blanks:
-            extra.extend([""] * min(self.blanks, 2))
+            k = min(self.blanks, 2)
+            extra.extend([""] * k)
+            nums.extend(range(self.n - k, self.n))
             self.blanks = 0
         extra.append(text)
+        nums.append(self.n)
         self.extra_bytes += len(text)
         return len(extra) - 1
 
@@ -247,7 +257,7 @@ class Assembler:
             facts.leveled += 1
         self.pending, self.headered, self.prefix = rec, headered, text
         if self.extra is not None or self.blanks:
-            self.extra, self.extra_bytes, self.blanks = None, 0, 0
+            self.extra, self.nums, self.extra_bytes, self.blanks = None, None, 0, 0
         if self.mode != _NORMAL:
             self.mode, self.seen_exc, self.msg_lines, self.exc_at = _NORMAL, False, 0, []
 
@@ -255,6 +265,14 @@ class Assembler:
         rec = self.pending
         extra = self.extra
         self.pending = None
+        nums = self.nums
+        if nums:
+            rec.end_line = nums[-1]
+            if nums[0] != rec.line + 1 or nums[-1] != rec.line + len(nums) or any(
+                    b != a + 1 for a, b in zip(nums, nums[1:])):
+                rec.line_map = (rec.line, *nums)
+        else:
+            rec.end_line = rec.line
         if self.mode == _TB or self.mode == _IPY:
             self._finish_block(rec, extra or [])
         else:
