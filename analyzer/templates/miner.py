@@ -83,7 +83,10 @@ class TemplateMiner:
 
     def add(self, message: str) -> TemplateMatch:
         """Mine one message (masked here). Returns the template id, its current text, is_new."""
-        masked = self.masker.mask(message)
+        return self.add_masked_match(self.masker.mask(message))
+
+    def add_masked_match(self, masked: str) -> TemplateMatch:
+        """:meth:`add` of a message masked already (by :meth:`mask`, e.g. on a Dask worker)."""
         hit = self._cache.get(masked)
         if hit is not None:
             pid = hit[0]
