@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip 2>/dev/null || true
-	$(PY) -m pip install -q -e '.[neural,dev]'
+	$(PY) -m pip install -q -e '.[neural,dask,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)

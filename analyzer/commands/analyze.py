@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ttsops.cluster import ClusterSpec, cluster_options
 from ttsops.errors import InputError
 
 __all__ = ["analyze"]
@@ -42,10 +43,12 @@ FORMATS = ("terminal", "json", "markdown", "html")
               help="--follow: read existing content first, or only what is appended.")
 @click.option("--no-progress", is_flag=True, help="No progress bar on stderr.")
 @click.option("--color/--no-color", default=None, help="Force colours on or off in the terminal report.")
+@cluster_options()
 def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | None, baseline: tuple[str, ...],
             state_dir: str | None, sessions: str | None, log_format: str | None, config_path: str | None,
             kb_path: str | None, follow: bool, alerts_jsonl: str | None, webhook: str | None,
-            max_seconds: float | None, resolve_after: float | None, from_start: bool, no_progress: bool, color: bool | None) -> int:
+            max_seconds: float | None, resolve_after: float | None, from_start: bool, no_progress: bool,
+            color: bool | None, cluster: ClusterSpec) -> int:
     """Find incidents and their root causes in log files, folders, globs or - (stdin).
 
     \b
@@ -63,6 +66,8 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
     else:
         config = AnalyzeConfig(**{k: v for k, v in overrides.items() if v is not None})
     if follow:
+        if cluster.distributed:
+            raise click.UsageError("--follow reads on this machine: drop --workers/--scheduler")
         if "-" in paths:
             raise InputError("--follow cannot read stdin", where="-", fix="give log files or folders")
         from analyzer.alerts import build_sinks, follow_logs
@@ -80,7 +85,15 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
     from analyzer.pipeline import analyze as run_analysis
     from analyzer.report import render
 
-    result = run_analysis(list(paths), config)
+    if cluster.distributed:
+        from analyzer.dist import analyze_on_cluster
+        from ttsops.cluster import connect
+
+        with connect(cluster) as client:
+            result = analyze_on_cluster(list(paths), config, client, log=lambda line: click.echo(line, err=True),
+                                        progress=not no_progress)
+    else:
+        result = run_analysis(list(paths), config)
     if fmt == "terminal" and output is None:
         from rich.console import Console
 

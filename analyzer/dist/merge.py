@@ -136,9 +136,10 @@ class RunMerger:
             an.windows.count_new_template(t)
 
     # -- 3. windows --------------------------------------------------------------------------------
-    def redo(self) -> dict[int, list[int]]:
+    def redo(self, *, every_piece: bool = False) -> dict[int, list[int]]:
         """``{result index: template id of each of its records}`` for pieces holding a masked
-        message whose template ids fold to different final ids (empty in the common case)."""
+        message whose template ids fold to different final ids (empty in the common case;
+        ``every_piece``: all pieces, the exact path everywhere, for checking it)."""
         assert self.pids is not None
         canon = self.an.miner.canonical
         gid_run = self.gids[self.order]
@@ -154,6 +155,8 @@ class RunMerger:
             final.setdefault(gid, f)
             rep.setdefault(gid, pid)
         self.rep = rep
+        if every_piece:
+            bad = set(final)
         if not bad:
             return {}
         pid_flat = np.empty_like(self.pids)
