@@ -131,7 +131,7 @@ def connect(spec: ClusterSpec) -> Iterator[Any]:
         cluster = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
                                            host="127.0.0.1", dashboard_address=None,
                                            resources=dict(spec.resources) or None,
-                                           silence_logs=40)
+                                           silence_logs=50)
         try:
             with distributed.Client(cluster) as client:
                 yield client

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ttsops.cluster import ClusterSpec, cluster_options
+
 __all__ = ["batch"]
 
 
@@ -31,8 +33,10 @@ __all__ = ["batch"]
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="TOML file with an [engine] section.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the final line.")
+@cluster_options(resources=True)
 def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | None, simulate_clock: bool,
-          rate: float, log_dir: Path | None, prompt_root: Path | None, config_path: Path | None, quiet: bool) -> int:
+          rate: float, log_dir: Path | None, prompt_root: Path | None, config_path: Path | None, quiet: bool,
+          cluster: ClusterSpec) -> int:
     """Synthesize every task of a JSONL file. Exit 0: all succeeded; 1: some failed; 2: unusable input."""
     from engine.batch import run_batch
     from engine.config import EngineConfig, FaultConfig
@@ -50,8 +54,17 @@ def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | Non
     if simulate_clock:
         cfg = cfg.with_(clock="simulated", sim_rate=rate)
     echo = (lambda _line: None) if quiet else (lambda line: click.echo(line))
-    summary = run_batch(tasks, out_dir, config=cfg, resume=resume, prompt_root=prompt_root,
-                        progress=sys.stderr.isatty() and not quiet, echo=echo)
+    kw = dict(config=cfg, resume=resume, prompt_root=prompt_root, progress=sys.stderr.isatty() and not quiet,
+              echo=echo)
+    if cluster.distributed:
+        from engine.distributed import ClusterMaker
+        from ttsops.cluster import connect
+
+        with connect(cluster) as client:
+            summary = run_batch(tasks, out_dir, **kw,
+                                maker=lambda run: ClusterMaker(run, client, resources=dict(cluster.resources)))
+    else:
+        summary = run_batch(tasks, out_dir, **kw)
     if quiet:
         click.echo(f"Batch completed: {summary.succeeded}/{summary.total} tasks succeeded")
     if summary.redone:
