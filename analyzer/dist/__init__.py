@@ -53,11 +53,13 @@ def _groups(pieces: list[Any], sizes: dict[str, int], limit: int) -> list[list[A
 
 def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: AnalyzeConfig | None, client: Any, *,
                        kb: KnowledgeBase | None = None, piece_bytes: int | None = None,
-                       log: Callable[[str], None] | None = None, progress: bool = False) -> AnalysisResult:
+                       log: Callable[[str], None] | None = None, progress: bool = False,
+                       timings: dict[str, float] | None = None) -> AnalysisResult:
     """:func:`analyzer.pipeline.analyze` on the Dask cluster of ``client`` (same result).
 
     ``piece_bytes``: the size pieces are cut to (default :func:`piece_size`); ``log``: where the
-    lines saying which worker read what go."""
+    lines saying which worker read what go; ``timings``: filled with the seconds of each phase
+    (plan, read, replay, finish, result) and the sizes (pieces, tasks, records, worker seconds)."""
     from distributed import as_completed
 
     from analyzer.dist.merge import RunMerger
@@ -97,8 +99,10 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     t0 = time.perf_counter()
     pieces = plan_pieces(files, piece_bytes=limit, log_format=config.log_format)
     groups = _groups(pieces, sizes, limit)
+    t_plan0 = time.perf_counter()
+    t_plan = t_plan0 - t0
     say(f"dask: {len(pieces)} piece(s) of <= {limit / 1e6:.1f} MB in {len(groups)} task(s) on {workers} worker(s) "
-        f"(planned in {time.perf_counter() - t0:.2f}s)")
+        f"(planned in {t_plan:.2f}s)")
     cfg_f, kb_f = client.scatter([config, an.kb], broadcast=True)
     futures = [client.submit(read_pieces, g, cfg_f, kb_f, pure=False) for g in groups]
     bar = _Bar(sum(sizes.values()), progress)
@@ -118,6 +122,7 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     t1 = time.perf_counter()
     merger = RunMerger(an, results, stats)
     merger.replay()
+    t2 = time.perf_counter()
     redo = merger.redo()
     if redo:
         say(f"dask: {len(redo)} piece(s) read again with their template ids (a message whose ids fold apart)")
@@ -126,6 +131,7 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
         for k, fut in again.items():
             merger.replace(k, fut.result())
     merger.finish()
+    t3 = time.perf_counter()
     say(f"dask: merged {len(results)} piece(s) on the client in {time.perf_counter() - t1:.2f}s "
         f"(worker time: {', '.join(f'{w} {s:.1f}s' for w, s in sorted(per_worker.items()))})")
     if not stats.files:
@@ -135,6 +141,10 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     result = an.result(stats=stats, baseline_frame=baseline_frame)
     if config.state_dir is not None:
         an.miner.save()
+    if timings is not None:
+        timings.update(plan=t_plan, read=t1 - t_plan0, replay=t2 - t1, finish=t3 - t2,
+                       result=time.perf_counter() - t3, pieces=len(pieces), tasks=len(groups),
+                       records=an.records, worker=sum(per_worker.values()), reread=len(redo))
     return result
 
 

@@ -1,0 +1,194 @@
+"""One process vs a Dask LocalCluster of 1 and 2 workers, same input, same run: analysis and batch
+synthesis; identical results checked; the measured parts projected to 8, 32 and 128 workers.
+
+    nice python benchmarks/bench_dask.py                 # 4 M HDFS lines, 400 batch tasks
+    nice python benchmarks/bench_dask.py --quick         # 400 k lines, 80 tasks
+
+Prints tables (with the load average: the machine is shared) and writes benchmarks/results/dask.json.
+
+Analysis input: HDFS_100k.log repeated with fresh block ids, IPs and sizes (bench_templates.make_input),
+read with the HDFS ``--log-format``. Times exclude starting the cluster (seconds, once per cluster).
+Batch: espeak tasks (six texts x six speakers, lengths 1-3x) into a fresh folder each time.
+Scheduler overhead: 2000 no-op tasks through the 2-worker cluster (submit -> result, per task).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_templates import HDFS_FORMAT, make_input  # noqa: E402
+
+TEXTS = ["你好，今天的天气很好。", "Hello, this is a test of the batch runner.", "早上好，我们开始吧。",
+         "Good morning, everyone.", "谢谢你的耐心等待。", "Thank you for waiting."]
+SPEAKERS = ["zh_female_1", "en_male_1", "zh_male_1", "en_female_2", "zh_female_2", "en_male_2"]
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _report(result) -> str:  # noqa: ANN001
+    from analyzer.report import render
+
+    return render(result, "json")
+
+
+def bench_analysis(path: Path) -> dict:
+    from analyzer.config import AnalyzeConfig
+    from analyzer.dist import analyze_on_cluster
+    from analyzer.pipeline import analyze
+    from ttsops.cluster import ClusterSpec, connect
+
+    cfg = AnalyzeConfig(log_format=HDFS_FORMAT, progress=False)
+    rows = {}
+    t = time.perf_counter()
+    ref = _report(analyze([path], cfg))
+    rows["in-process"] = {"seconds": time.perf_counter() - t, "load": _load()}
+    for n in (1, 2):
+        with connect(ClusterSpec(workers=n)) as client:
+            timings: dict = {}
+            t = time.perf_counter()
+            out = _report(analyze_on_cluster([path], cfg, client, timings=timings))
+            rows[f"{n} worker(s)"] = {"seconds": time.perf_counter() - t, "load": _load(), "same": out == ref,
+                                      "timings": timings}
+    return rows
+
+
+def _tasks(path: Path, n: int) -> None:
+    path.write_text("".join(json.dumps({"input_text": TEXTS[i % 6] * (1 + i % 3), "name": f"t{i:04d}",
+                                        "speaker": SPEAKERS[(i // 6) % 6]}, ensure_ascii=False) + "\n"
+                            for i in range(n)), encoding="utf-8")
+
+
+def _outputs(out: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.glob("*.wav"))}
+
+
+def bench_batch(tmp: Path, n: int) -> dict:
+    from engine.batch import run_batch
+    from engine.config import EngineConfig
+    from engine.distributed import ClusterMaker
+    from ttsops.cluster import ClusterSpec, connect
+
+    tasks = tmp / "tasks.jsonl"
+    _tasks(tasks, n)
+    rows = {}
+    out = tmp / "batch-local"
+    t = time.perf_counter()
+    run_batch(tasks, out, config=EngineConfig().with_(log_dir=out / "logs"))
+    rows["in-process"] = {"seconds": time.perf_counter() - t, "load": _load()}
+    ref = _outputs(out)
+    for w in (1, 2):
+        with connect(ClusterSpec(workers=w)) as client:
+            client.run(lambda: __import__("engine.synth"))   # imports warm; engines are built by the first task
+            out = tmp / f"batch-{w}"
+            t = time.perf_counter()
+            s = run_batch(tasks, out, config=EngineConfig().with_(log_dir=out / "logs"),
+                          maker=lambda run: ClusterMaker(run, client))
+            rows[f"{w} worker(s)"] = {"seconds": time.perf_counter() - t, "load": _load(),
+                                      "same": _outputs(out) == ref and s.succeeded == n}
+    return rows
+
+
+def bench_overhead(n: int = 2000) -> dict:
+    from distributed import wait
+
+    from ttsops.cluster import ClusterSpec, connect
+
+    with connect(ClusterSpec(workers=2)) as client:
+        client.submit(int, 0).result()
+        t = time.perf_counter()
+        futs = client.map(int, range(n), pure=False)
+        wait(futs)
+        dt = time.perf_counter() - t
+        t = time.perf_counter()
+        client.gather(futs)
+        gather = time.perf_counter() - t
+    return {"tasks": n, "seconds": dt, "per_task_ms": dt / n * 1e3, "gather_s": gather}
+
+
+def project(analysis: dict, overhead: dict, workers: tuple[int, ...] = (1, 2, 8, 32, 128)) -> dict:
+    """Time of the same analysis on W workers from the measured parts (the 2-worker run):
+    plan + parallel reading (worker seconds / W) + scheduler overhead (tasks x per-task cost, spread
+    over W) + the client's serial merge (replay + finish + result), and for an input 10x larger."""
+    t = analysis["2 worker(s)"]["timings"]
+    serial = t["plan"] + t["replay"] + t["finish"] + t["result"]
+    work = t["worker"]
+    per_task = overhead["per_task_ms"] / 1e3
+    out = {}
+    for scale in (1, 10):
+        rows = []
+        for w in workers:
+            tasks = max(t["tasks"] * scale, 4 * w)
+            par = work * scale / w + tasks * per_task / min(w, 8)
+            ser = t["plan"] * scale + (t["replay"] + t["finish"]) * scale + t["result"]
+            rows.append({"workers": w, "parallel_s": par, "serial_s": ser, "total_s": par + ser,
+                         "merge_share": ser / (par + ser)})
+        out[f"x{scale}"] = rows
+    out["bottleneck_workers"] = work / max(serial, 1e-9)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--lines", type=int, default=None)
+    ap.add_argument("--tasks", type=int, default=None)
+    args = ap.parse_args()
+    lines = args.lines or (400_000 if args.quick else 4_000_000)
+    ntasks = args.tasks or (80 if args.quick else 400)
+    res: dict = {"cores": os.cpu_count(), "load_before": _load(), "lines": lines, "tasks": ntasks}
+    with tempfile.TemporaryDirectory() as td:
+        tmp = Path(td)
+        log = tmp / "hdfs.log"
+        make_input(log, lines)
+        res["input_mb"] = log.stat().st_size / 1e6
+        res["analysis"] = bench_analysis(log)
+        res["batch"] = bench_batch(tmp, ntasks)
+    res["overhead"] = bench_overhead()
+    res["projection"] = project(res["analysis"], res["overhead"])
+    res["load_after"] = _load()
+
+    print(f"\ncores {res['cores']}, load average before {res['load_before']}, after {res['load_after']}")
+    for name, rows, unit in (("analysis", res["analysis"], f"{lines:,} lines ({res['input_mb']:.0f} MB)"),
+                             ("batch", res["batch"], f"{ntasks} tasks")):
+        base1 = rows["1 worker(s)"]["seconds"]
+        print(f"\n{name}: {unit}")
+        print(f"{'run':<12} {'seconds':>8} {'vs 1 worker':>12} {'vs in-process':>14} {'identical':>10}  load")
+        for k, r in rows.items():
+            same = "ref" if k == "in-process" else ("yes" if r["same"] else "NO")
+            print(f"{k:<12} {r['seconds']:8.1f} {base1 / r['seconds']:11.2f}x "
+                  f"{rows['in-process']['seconds'] / r['seconds']:13.2f}x {same:>10}  {r['load']}")
+    t = res["analysis"]["2 worker(s)"]["timings"]
+    print(f"\nanalysis parts (2 workers): plan {t['plan']:.2f}s, read on workers {t['read']:.1f}s wall / "
+          f"{t['worker']:.1f}s worker time in {t['pieces']} pieces ({t['worker'] / t['pieces']:.2f}s each), "
+          f"replay {t['replay']:.2f}s ({t['replay'] / t['records'] * 1e6:.2f} us/record), finish {t['finish']:.2f}s, "
+          f"detection+incidents {t['result']:.2f}s; pieces read again: {t['reread']}")
+    o = res["overhead"]
+    print(f"scheduler overhead: {o['per_task_ms']:.2f} ms/task ({o['tasks']} no-op tasks, 2 workers)")
+    p = res["projection"]
+    print("\nprojection (same parts; x10 = an input ten times larger)")
+    print(f"{'workers':>7} {'x1 total s':>11} {'merge share':>12} {'x10 total s':>12} {'merge share':>12}")
+    for a, b in zip(p["x1"], p["x10"]):
+        print(f"{a['workers']:7d} {a['total_s']:11.1f} {a['merge_share']:11.0%} {b['total_s']:12.1f} "
+              f"{b['merge_share']:11.0%}")
+    print(f"the client's serial part equals the parallel part at about {p['bottleneck_workers']:.0f} workers")
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "dask.json").write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
+    ok = all(r.get("same", True) for rows in (res["analysis"], res["batch"]) for r in rows.values())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
