@@ -21,6 +21,7 @@
 """
 from __future__ import annotations
 
+from array import array
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
@@ -103,29 +104,26 @@ class RunMerger:
     # -- 2. templates and warning/error records --------------------------------------------------
     def replay(self) -> None:
         an = self.an
-        match = an.miner.add_masked_match
-        masked = self.masked
         cands = []
         for k, r in enumerate(self.results):
             base = self.starts[k]
             cands += [(int(self.rank[base + pos]), rec) for pos, rec in r.candidates]
         cands.sort(key=lambda c: c[0])
-        cranks = [c[0] for c in cands] + [-1]
-        seq = self.gids[self.order].tolist()
-        pids = np.empty(len(seq), np.int32)
+        cranks = [c[0] for c in cands]
+        masked = self.masked
+        seq = [masked[g] for g in self.gids[self.order].tolist()]
+        pids = array("i")
         new_events = []
-        ci, next_c = 0, cranks[0]
+        ci = 0
         hit = an.hit
-        for n0, gid in enumerate(seq):
-            m = match(masked[gid])
-            pids[n0] = m.template_id
+        for n0, m in an.miner.add_masked_run(seq, cranks, pids):
             if m.is_new:
                 new_events.append((n0, m.template_id, m.template))
-            if n0 == next_c:
+            if ci < len(cranks) and cranks[ci] == n0:
                 hit(cands[ci][1], m.template_id, m.template, n0 + 1)
                 ci += 1
-                next_c = cranks[ci]
-        self.pids = pids
+        del seq
+        self.pids = np.frombuffer(pids, np.int32)
         flat = self.order
         for n0, tid, template in new_events:
             k = int(np.searchsorted(self.starts, flat[n0], side="right")) - 1
