@@ -124,9 +124,11 @@ class Analyzer:
     """
 
     def __init__(self, config: AnalyzeConfig | None = None, *, kb: KnowledgeBase | None = None,
-                 miner: Any = None, hits: Any = None, exceptions: Any = None, keep_windows_open: bool = False):
-        """``miner``, ``hits`` (a :class:`HitCollector`) and ``exceptions`` (:class:`ExceptionGroups`)
-        may be given (a Dask worker gives recorders: :mod:`analyzer.dist.piece`); ``keep_windows_open``
+                 miner: Any = None, hits: Any = None, exceptions: Any = None, sessions: Any = None,
+                 keep_windows_open: bool = False):
+        """``miner``, ``hits`` (a :class:`HitCollector`), ``exceptions`` (:class:`ExceptionGroups`) and
+        ``sessions`` (a :class:`~analyzer.features.SessionFeatures`, with ``config.sessions``) may be
+        given (a Dask worker gives recorders: :mod:`analyzer.dist.piece`); ``keep_windows_open``
         keeps every window's request ids (a piece's windows are merged with other pieces')."""
         self.config = config or AnalyzeConfig()
         self.kb = kb or load_kb(self.config.kb_path)
@@ -147,7 +149,8 @@ class Analyzer:
         if self.config.sessions:
             from analyzer.features import SessionFeatures
 
-            self.sessions = SessionFeatures(self.config.sessions, canonical=canonical)
+            self.sessions = sessions if sessions is not None else \
+                SessionFeatures(self.config.sessions, canonical=canonical)
         self.records = 0
         self.errors = 0
         self.warnings_n = 0

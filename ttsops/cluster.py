@@ -126,10 +126,10 @@ def connect(spec: ClusterSpec) -> Iterator[Any]:
     import dask
 
     # one single-threaded process per worker: the work is pure Python (the GIL), memory per worker
-    # stays that of its task; no dashboard (no port beyond the scheduler's on 127.0.0.1)
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.tick.limit": "30s"}):
+    # stays that of its task; everything (scheduler, dashboard on a free port) on 127.0.0.1
+    with dask.config.set({"distributed.admin.tick.limit": "30s"}):  # no "event loop unresponsive" noise under load
         cluster = distributed.LocalCluster(n_workers=spec.workers, threads_per_worker=1, processes=True,
-                                           host="127.0.0.1", dashboard_address=None,
+                                           host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                            resources=dict(spec.resources) or None,
                                            silence_logs=50)
         try:

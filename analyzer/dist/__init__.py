@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from analyzer.config import AnalyzeConfig
 from analyzer.kb import KnowledgeBase
 from analyzer.pipeline import AnalysisResult, Analyzer, _baseline_features, _quiet_frame
-from ttsops.errors import ConfigError, InputError
+from ttsops.errors import InputError
 
 __all__ = ["analyze_on_cluster", "piece_size"]
 
@@ -74,9 +74,6 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     paths = [os.fspath(p) for p in paths]
     if "-" in paths:
         raise InputError("stdin cannot be read by a cluster", where="-", fix="give files, or drop --workers/--scheduler")
-    if config.sessions:
-        raise ConfigError("--sessions runs in one process", where="--sessions",
-                          fix="drop --workers/--scheduler for a session analysis")
     stats = ReadStats()
     files = expand_paths(paths, stats)
     if not files:

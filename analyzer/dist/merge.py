@@ -171,6 +171,7 @@ class RunMerger:
         """The piece ``k`` read again with its records' template ids (its windows are keyed by them)."""
         result.line_offset = self.results[k].line_offset  # type: ignore[attr-defined]
         self.results[k].windows = result.windows
+        self.results[k].sessions = result.sessions
         self.results[k].overridden = True
 
     def finish(self) -> None:
@@ -188,6 +189,11 @@ class RunMerger:
                 remap = self.remaps[k]
                 tmap = {t: rep[int(remap[t])] for t in keys}
             an.windows.absorb(w, tmap)
+            if r.sessions is not None:
+                self._absorb_sessions(k, r, tmap)
+        if an.sessions is not None:
+            # session ids in the order their first record came in the run (the frame's rows)
+            an.sessions._seqs = dict(sorted(an.sessions._seqs.items(), key=lambda kv: self._sid_rank[kv[0]]))
         # first time each streamed template id was seen, in the run's order (as WindowFeatures.add keeps it)
         assert self.pids is not None
         uniq, first = np.unique(self.pids, return_index=True)
@@ -217,6 +223,21 @@ class RunMerger:
             n, rec = last_of[path]
             an._last_by_file[path] = (rec, n)
         self._merge_stats(stats)
+
+    def _absorb_sessions(self, k: int, r: PieceResult, tmap: dict[int, int]) -> None:
+        """A piece's template numbers per session id, renamed; each id's first place in the run kept.
+        (The counts per session are exact; the order of ids within a session's list is by piece.)"""
+        ranks = getattr(self, "_sid_rank", None)
+        if ranks is None:
+            ranks = self._sid_rank = {}
+        seqs = self.an.sessions._seqs
+        base = self.starts[k]
+        rec = r.sessions
+        for sid, ids in rec._seqs.items():
+            seqs.setdefault(sid, []).extend(tmap[t] for t in ids)
+            at = int(self.rank[base + rec.first_at[sid]])
+            if at < ranks.get(sid, 1 << 62):
+                ranks[sid] = at
 
     # -- 4. reading statistics ----------------------------------------------------------------
     def _merge_stats(self, stats: ReadStats) -> None:

@@ -126,17 +126,35 @@ def is_cut_line(prev: bytes, line: bytes, parser: LineParser) -> bool:
 
 
 def _lines_from(fh, offset: int, limit: int) -> Iterator[tuple[int, bytes]]:  # noqa: ANN001
-    """(start offset, bytes) of the whole lines starting after ``offset`` within ``limit`` bytes."""
-    fh.seek(max(0, offset - 1))
-    buf = fh.read(limit)
-    i = buf.find(b"\n")
-    base = max(0, offset - 1)
-    while i >= 0:
-        j = buf.find(b"\n", i + 1)
-        if j < 0:
+    """(start offset, bytes) of the whole lines that start after ``offset``, read in 64 KB blocks
+    up to ``limit`` bytes past it (planning reads only what it looks at)."""
+    pos = max(0, offset - 1)
+    fh.seek(pos)
+    buf = b""
+    end = pos + limit
+    first = True
+    while pos < end:
+        block = fh.read(min(1 << 16, end - pos))
+        if not block:
             return
-        yield base + i + 1, buf[i + 1:j]
-        i = j
+        buf += block
+        pos += len(block)
+        base = pos - len(buf)
+        i = buf.find(b"\n") if first else -1
+        if first:
+            if i < 0:
+                continue
+            first = False
+            buf = buf[i + 1:]
+            base += i + 1
+        start = 0
+        while True:
+            j = buf.find(b"\n", start)
+            if j < 0:
+                break
+            yield base + start, buf[start:j]
+            start = j + 1
+        buf = buf[start:]
 
 
 def find_cut(path: str, offset: int, parser: LineParser, *, limit: int = CUT_SEARCH_BYTES) -> int | None:

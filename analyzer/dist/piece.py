@@ -20,10 +20,12 @@ import time
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from itertools import islice
 from typing import Any, Iterator, Sequence
 
 from analyzer.config import AnalyzeConfig
 from analyzer.dist.partition import Piece
+from analyzer.features import SessionFeatures
 from analyzer.kb import KnowledgeBase
 from analyzer.read.lines import iter_raw_lines
 from analyzer.read.parser import LineParser
@@ -82,6 +84,25 @@ class CandidateRecorder:
         return None
 
 
+class SessionRecorder(SessionFeatures):
+    """Session features of a piece, also noting where in the piece each session id came first
+    (``first_at``: the run's order of session ids is rebuilt from it on the client)."""
+
+    def __init__(self, id_regex: str):
+        super().__init__(id_regex)
+        self.first_at: dict[str, int] = {}
+        self.n = 0
+
+    def add(self, record: Any, template_id: int) -> None:
+        before = len(self._seqs)
+        super().add(record, template_id)
+        new = len(self._seqs) - before
+        if new:
+            for sid in islice(reversed(self._seqs), new):
+                self.first_at[sid] = self.n
+        self.n += 1
+
+
 class _NoGroups:
     """Exception groups are built on the client, from the kept records."""
 
@@ -100,6 +121,7 @@ class PieceResult:
     lines: bytes                            # int32 per record: line in the piece (1-based)
     candidates: list[tuple[int, Record]]    # (position in the piece, record) of warnings/errors
     windows: Any                            # WindowFeatures keyed by local number
+    sessions: SessionRecorder | None = None  # with --sessions: template numbers per session id
     records: int = 0
     errors: int = 0
     warnings: int = 0
@@ -130,7 +152,9 @@ def read_piece(piece: Piece, config: AnalyzeConfig, kb: KnowledgeBase, *,
     stats = ReadStats()
     recorder = MaskRecorder(_masker(config), override)
     cands = CandidateRecorder()
-    an = Analyzer(config, kb=kb, miner=recorder, hits=cands, exceptions=_NoGroups(), keep_windows_open=True)
+    sessions = SessionRecorder(config.sessions) if config.sessions else None
+    an = Analyzer(config, kb=kb, miner=recorder, hits=cands, exceptions=_NoGroups(), sessions=sessions,
+                  keep_windows_open=True)
     parser = LineParser(config.log_format)
     reader = FileReader(piece.path, parser, stats)
     if piece.start > 0:
@@ -149,7 +173,7 @@ def read_piece(piece: Piece, config: AnalyzeConfig, kb: KnowledgeBase, *,
     last = an._last_by_file.get(piece.path)
     return PieceResult(
         piece=piece, masked=list(recorder.numbers), ids=recorder.ids.tobytes(), times=times.tobytes(),
-        lines=lines.tobytes(), candidates=cands.kept, windows=an.windows, records=an.records,
+        lines=lines.tobytes(), candidates=cands.kept, windows=an.windows, sessions=sessions, records=an.records,
         errors=an.errors, warnings=an.warnings_n, first_time=an.first_time, last_time=an.last_time,
         last=(last[0], last[1] - 1) if last is not None else None, stats=stats, facts=reader.facts,
         worker=worker_name(), seconds=time.perf_counter() - t0, overridden=override is not None)

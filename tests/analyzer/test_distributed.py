@@ -164,13 +164,14 @@ def test_many_files_real_logs_and_pastes_without_times(tmp_path: Path, client, s
     assert many == one
 
 
-def test_hdfs_with_log_format_and_state(tmp_path: Path, client, shared_data: Path) -> None:
+def test_hdfs_with_log_format_sessions_and_state(tmp_path: Path, client, shared_data: Path) -> None:
     fmt = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
     log = shared_data / "loghub2k" / "HDFS" / "HDFS_2k.log"
     a, b = tmp_path / "a", tmp_path / "b"
-    one = _report(analyze([log], AnalyzeConfig(log_format=fmt, state_dir=str(a), progress=False)))
-    many = _report(analyze_on_cluster([log], AnalyzeConfig(log_format=fmt, state_dir=str(b), progress=False),
-                                      client, piece_bytes=20_000))
+    kw = dict(log_format=fmt, sessions=r"blk_-?\d+", progress=False)
+    one = _report(analyze([log], AnalyzeConfig(state_dir=str(a), **kw)))
+    many = _report(analyze_on_cluster([log], AnalyzeConfig(state_dir=str(b), **kw), client, piece_bytes=20_000))
+    assert len(one["sessions"]) > 100
     assert many == one
     assert (a / "templates.state").read_bytes() == (b / "templates.state").read_bytes()
 
