@@ -50,13 +50,16 @@ def _warm_engine(cfg: EngineConfig, worker: str) -> Any:
     return engine
 
 
-def make_on_worker(task: Task, out: str, cfg: EngineConfig) -> tuple[dict[str, Any] | None, TaskError | None, str]:
-    """One task on a Dask worker: ``(output, error, worker address)``."""
+def make_on_worker(task: Task, out: str, cfg: EngineConfig) -> tuple[dict[str, Any] | None, TaskError | None, str, float]:
+    """One task on a Dask worker: ``(output, error, worker address, CPU seconds)``."""
+    import time
+
     from ttsops.cluster import worker_name
 
+    c0 = time.process_time()
     worker = worker_name()
     output, error = attempt(_warm_engine(cfg, worker), task, Path(out))
-    return output, error, worker
+    return output, error, worker, time.process_time() - c0
 
 
 class ClusterMaker:
@@ -69,11 +72,16 @@ class ClusterMaker:
 
         from engine.logs import EngineLogs
 
+        from ttsops.cluster import check_resources
+
         self.run, self.client = run, client
         self.resources = resources or None
+        check_resources(client, self.resources)
         threads = max(1, sum(client.nthreads().values()))
         self.window = window or 4 * threads
         self.pending: dict[Any, tuple[Task, str, str]] = {}
+        #: CPU seconds spent making audio, per worker
+        self.cpu: dict[str, float] = {}
         self.done_iter = as_completed()
         cfg = run.cfg
         self.logs = EngineLogs(cfg.log_dir, stderr=cfg.log_stderr, inference_rotation=cfg.inference_rotation,
@@ -95,7 +103,8 @@ class ClusterMaker:
         fut = next(self.done_iter)
         task, fp, state = self.pending.pop(fut)
         try:
-            output, error, worker = fut.result()
+            output, error, worker, cpu = fut.result()
+            self.cpu[worker] = self.cpu.get(worker, 0.0) + cpu
         except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler: this task fails, the run goes on
             output, error, worker = None, TaskError(f"line {task.line}: not made on the cluster: "
                                                     f"{type(exc).__name__}: {exc}"), None

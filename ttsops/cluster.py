@@ -21,7 +21,8 @@ import click
 
 from ttsops.errors import ConfigError
 
-__all__ = ["ClusterSpec", "cluster_options", "connect", "worker_name", "ENV_SCHEDULER", "INSTALL_HINT"]
+__all__ = ["ClusterSpec", "cluster_options", "connect", "check_resources", "worker_name", "parse_resources",
+           "ENV_SCHEDULER", "INSTALL_HINT"]
 
 ENV_SCHEDULER = "TTSOPS_DASK_SCHEDULER"
 INSTALL_HINT = "pip install 'ttsops[dask]'"
@@ -43,6 +44,8 @@ class ClusterSpec:
                               fix="--scheduler ADDRESS uses a running cluster; --workers N starts one here: give one")
         if self.workers is not None and self.workers < 1:
             raise ConfigError(f"--workers {self.workers} must be >= 1", where="--workers")
+        if self.resources and not self.distributed:
+            raise ConfigError("--resources needs --workers N or --scheduler ADDRESS", where="--resources")
 
     @property
     def distributed(self) -> bool:
@@ -137,6 +140,17 @@ def connect(spec: ClusterSpec) -> Iterator[Any]:
                 yield client
         finally:
             cluster.close()
+
+
+def check_resources(client: Any, resources: dict[str, float] | None) -> None:
+    """Fail at once, instead of waiting forever, when no worker offers ``resources``."""
+    if not resources:
+        return
+    workers = client.scheduler_info().get("workers", {}).values()
+    if not any(all(w.get("resources", {}).get(k, 0) >= v for k, v in resources.items()) for w in workers):
+        need = ",".join(f"{k}={v:g}" for k, v in resources.items())
+        raise ConfigError(f"no worker of the cluster offers {need}", where="--resources",
+                          fix=f"start workers with 'dask worker ADDRESS --resources {need}', or drop --resources")
 
 
 def worker_name() -> str:

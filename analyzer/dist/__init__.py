@@ -93,11 +93,11 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
             sizes[f] = 0
     workers = max(1, sum(client.nthreads().values()))
     limit = piece_bytes or piece_size(sum(sizes.values()), workers)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     pieces = plan_pieces(files, piece_bytes=limit, log_format=config.log_format)
     groups = _groups(pieces, sizes, limit)
     t_plan0 = time.perf_counter()
-    t_plan = t_plan0 - t0
+    t_plan, c_plan = t_plan0 - t0, time.process_time() - c0
     say(f"dask: {len(pieces)} piece(s) of <= {limit / 1e6:.1f} MB in {len(groups)} task(s) on {workers} worker(s) "
         f"(planned in {t_plan:.2f}s)")
     cfg_f, kb_f = client.scatter([config, an.kb], broadcast=True)
@@ -105,18 +105,20 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     bar = _Bar(sum(sizes.values()), progress)
     results = []
     per_worker: dict[str, float] = {}
+    cpu_worker: dict[str, float] = {}
     try:
         for fut in as_completed(futures):
             for r in fut.result():
                 results.append(r)
                 per_worker[r.worker] = per_worker.get(r.worker, 0.0) + r.seconds
+                cpu_worker[r.worker] = cpu_worker.get(r.worker, 0.0) + r.cpu
                 say(f"dask: {r.worker} read {r.piece.label()}: {r.stats.lines} lines, {r.records} records "
                     f"in {r.seconds:.2f}s")
                 bar.advance(r.stats.bytes)
             fut.release()
     finally:
         bar.done()
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     merger = RunMerger(an, results, stats)
     merger.replay()
     t2 = time.perf_counter()
@@ -141,7 +143,9 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     if timings is not None:
         timings.update(plan=t_plan, read=t1 - t_plan0, replay=t2 - t1, finish=t3 - t2,
                        result=time.perf_counter() - t3, pieces=len(pieces), tasks=len(groups),
-                       records=an.records, worker=sum(per_worker.values()), reread=len(redo))
+                       records=an.records, worker=sum(per_worker.values()), reread=len(redo),
+                       worker_cpu=sum(cpu_worker.values()), busiest_worker_cpu=max(cpu_worker.values(), default=0.0),
+                       client_cpu=time.process_time() - c1 + c_plan)
     return result
 
 

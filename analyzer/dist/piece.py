@@ -132,6 +132,7 @@ class PieceResult:
     facts: FileFacts = field(default_factory=FileFacts)
     worker: str = "local"
     seconds: float = 0.0
+    cpu: float = 0.0                        # CPU seconds of the worker process on this piece
     overridden: bool = False
 
 
@@ -148,7 +149,7 @@ def read_piece(piece: Piece, config: AnalyzeConfig, kb: KnowledgeBase, *,
     from analyzer.pipeline import Analyzer
     from ttsops.cluster import worker_name
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     stats = ReadStats()
     recorder = MaskRecorder(_masker(config), override)
     cands = CandidateRecorder()
@@ -176,7 +177,8 @@ def read_piece(piece: Piece, config: AnalyzeConfig, kb: KnowledgeBase, *,
         lines=lines.tobytes(), candidates=cands.kept, windows=an.windows, sessions=sessions, records=an.records,
         errors=an.errors, warnings=an.warnings_n, first_time=an.first_time, last_time=an.last_time,
         last=(last[0], last[1] - 1) if last is not None else None, stats=stats, facts=reader.facts,
-        worker=worker_name(), seconds=time.perf_counter() - t0, overridden=override is not None)
+        worker=worker_name(), seconds=time.perf_counter() - t0, cpu=time.process_time() - c0,
+        overridden=override is not None)
 
 
 def read_pieces(pieces: Sequence[Piece], config: AnalyzeConfig, kb: KnowledgeBase) -> list[PieceResult]:

@@ -136,3 +136,13 @@ def test_cli_workers(tmp_path: Path) -> None:
                        cwd=str(ROOT), env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.count(" on tcp://127.0.0.1:") == 6 and "Batch completed: 6/6 tasks succeeded" in r.stdout
+
+
+def test_resources_no_worker_offers_them_one_line_error(tmp_path: Path, client) -> None:
+    from ttsops.errors import ConfigError
+
+    tasks = tmp_path / "tasks.jsonl"
+    _tasks(tasks, 2, bad=False)
+    with pytest.raises(ConfigError, match="no worker of the cluster offers GPU=1"):
+        run_batch(tasks, tmp_path / "out", config=_cfg(tmp_path / "out"),
+                  maker=lambda run: ClusterMaker(run, client, resources={"GPU": 1}))
