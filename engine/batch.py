@@ -212,8 +212,7 @@ class _Run:
         """Clear stale temp files, load (or reset) the manifest, open it and failed.jsonl.tmp."""
         s = self.summary
         try:
-            for stale in self.out.glob(".*.wav.tmp"):
-                stale.unlink(missing_ok=True)
+            self._clear_temps()
             if self.resume:
                 done = _load_manifest(s.manifest, self.out)
             else:
@@ -224,6 +223,11 @@ class _Run:
         except OSError as exc:
             raise _storage_error(exc, self.out, "the manifest") from None
         return done, manifest_fh
+
+    def _clear_temps(self) -> None:
+        """Remove the temp files of WAVs whose writer was killed (never visible as outputs)."""
+        for stale in self.out.glob(".*.wav.tmp"):
+            stale.unlink(missing_ok=True)
 
     def run(self, items: Iterator[tuple[int, Any]], progress: bool) -> BatchSummary:
         self.maker = self.make_maker(self)
@@ -264,6 +268,10 @@ class _Run:
                     if self.bar is not None:
                         self.bar.update(self.bar_task, advance=1)
                 self.maker.drain()
+                try:
+                    self._clear_temps()   # nothing writes now: a worker killed mid-write left its temp file
+                except OSError:
+                    pass                  # a read-only folder: the next run clears them
                 self._finish_failed()
             if self.failed_ok:
                 os.replace(failed_tmp, s.failed_path)
