@@ -86,13 +86,13 @@ class ClusterMaker:
         cfg = run.cfg
         self.logs = EngineLogs(cfg.log_dir, stderr=cfg.log_stderr, inference_rotation=cfg.inference_rotation,
                                inference_retention=cfg.inference_retention)
-        [self.cfg_f] = client.scatter([cfg], broadcast=True)
+        self.cfg = cfg
         self.logs.inference.bind(event="batch_cluster", workers=threads).info(
             f"Batch on a Dask cluster: {threads} worker thread(s) at {client.scheduler.address}"
             + (f", resources {self.resources}" if self.resources else ""))
 
     def submit(self, task: Task, fp: str, state: str) -> None:
-        fut = self.client.submit(make_on_worker, task, str(self.run.out), self.cfg_f, pure=False,
+        fut = self.client.submit(make_on_worker, task, str(self.run.out), self.cfg, pure=False,
                                  resources=self.resources, key=f"tts-task-{task.line}-{task.name}-{id(self):x}")
         self.pending[fut] = (task, fp, state)
         self.done_iter.add(fut)

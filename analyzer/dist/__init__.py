@@ -100,8 +100,9 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     t_plan, c_plan = t_plan0 - t0, time.process_time() - c0
     say(f"dask: {len(pieces)} piece(s) of <= {limit / 1e6:.1f} MB in {len(groups)} task(s) on {workers} worker(s) "
         f"(planned in {t_plan:.2f}s)")
-    cfg_f, kb_f = client.scatter([config, an.kb], broadcast=True)
-    futures = [client.submit(read_pieces, g, cfg_f, kb_f, pure=False) for g in groups]
+    # config and KB go with each task (tens of KB; a broadcast scatter can hang in Dask's replication)
+    kb = an.kb
+    futures = [client.submit(read_pieces, g, config, kb, pure=False) for g in groups]
     bar = _Bar(sum(sizes.values()), progress)
     results = []
     per_worker: dict[str, float] = {}
@@ -125,7 +126,7 @@ def analyze_on_cluster(paths: Sequence[str | os.PathLike[str]] | str, config: An
     redo = merger.redo()
     if redo:
         say(f"dask: {len(redo)} piece(s) read again with their template ids (a message whose ids fold apart)")
-        again = {k: client.submit(read_piece, merger.results[k].piece, cfg_f, kb_f, override=ids, pure=False)
+        again = {k: client.submit(read_piece, merger.results[k].piece, config, kb, override=ids, pure=False)
                  for k, ids in redo.items()}
         for k, fut in again.items():
             merger.replace(k, fut.result())
