@@ -155,7 +155,7 @@ def test_many_files_real_logs_and_pastes_without_times(tmp_path: Path, client, s
                 lines += ["Traceback (most recent call last):", '  File "train.py", line 3, in <module>',
                           "    main()", "RuntimeError: CUDA error: device-side assert triggered"]
         (paste / f"run{k}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    paths = [shared_data / "loghub2k" / name / f"{name}_2k.log" for name in ("Android", "OpenSSH")] + \
+    paths = [shared_data / "loghub2k" / name / f"{name}_2k.log" for name in ("Android", "HDFS")] + \
         [samples_dir / "logs", paste]
     one = _report(analyze(paths, AnalyzeConfig(progress=False)))
     many = _report(analyze_on_cluster(paths, AnalyzeConfig(progress=False), client, piece_bytes=40_000))
