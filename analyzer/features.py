@@ -251,9 +251,12 @@ class WindowFeatures:
     splits; it is applied in :meth:`frame`, so ``add`` stays cheap.
     """
 
-    def __init__(self, config: FeatureConfig | None = None, *, canonical: Callable[[int], int] | None = None):
+    def __init__(self, config: FeatureConfig | None = None, *, canonical: Callable[[int], int] | None = None,
+                 keep_open: bool = False):
         self.config = config or FeatureConfig()
         self.canonical = canonical
+        #: never compact windows (a piece of a distributed run: its request ids are merged with other pieces')
+        self.keep_open = keep_open
         self._w = self.config.window_seconds
         self._windows: dict[int, _Window] = {}
         self._key: int | None = None
@@ -293,7 +296,7 @@ class WindowFeatures:
             self._open.append(key)
             if key > self._newest:
                 self._newest = key
-                if len(self._open) > 2 * CLOSE_LAG:
+                if len(self._open) > 2 * CLOSE_LAG and not self.keep_open:
                     self._close_old()
         elif win.requests is _EMPTY:
             win.reopen()
@@ -394,6 +397,42 @@ class WindowFeatures:
 
     def __len__(self) -> int:
         return len(self._windows)
+
+    def absorb(self, other: "WindowFeatures", template_map: Mapping[int, int]) -> None:
+        """Add the windows of ``other`` (a piece of the same run, built with ``keep_open``), its
+        template ids renamed by ``template_map``: counts and sums add, request ids unite, latency
+        and RTF values join (quantiles stay exact). ``first_seen`` is left to the caller (it needs
+        the run's record order)."""
+        def renamed(w: _Window) -> _Window:
+            out = _Window()
+            _merge(out, w)
+            out.templates = {}
+            for t, c in w.templates.items():
+                t = template_map[t]
+                out.templates[t] = out.templates.get(t, 0) + c
+            return out
+
+        for key, w in other._windows.items():
+            mine = self._windows.get(key)
+            if mine is None:
+                self._windows[key] = renamed(w)
+            else:
+                _merge(mine, renamed(w))
+        if other._pending.records:
+            _merge(self._pending, renamed(other._pending))
+        self.error_templates.update(template_map[t] for t in other.error_templates)
+
+    def count_new_template(self, time: datetime | None) -> None:
+        """One more new template in the window of ``time`` (``None``: before any timed record), as
+        ``add(..., is_new=True)`` counts it."""
+        if time is None:
+            self._pending.new_templates += 1
+            return
+        key = int(time.timestamp() // self._w)
+        win = self._windows.get(key)
+        if win is None:
+            win = self._windows[key] = _Window()
+        win.new_templates += 1
 
     def windows_by_key(self) -> dict[int, Any]:
         """The accumulated windows by key (window start // window length): each has ``records``,

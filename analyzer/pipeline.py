@@ -123,7 +123,12 @@ class Analyzer:
     """
 
     def __init__(self, config: AnalyzeConfig | None = None, *, kb: KnowledgeBase | None = None,
-                 miner: Any = None):
+                 miner: Any = None, hits: Any = None, exceptions: Any = None, sessions: Any = None,
+                 keep_windows_open: bool = False):
+        """``miner``, ``hits`` (a :class:`HitCollector`), ``exceptions`` (:class:`ExceptionGroups`) and
+        ``sessions`` (a :class:`~analyzer.features.SessionFeatures`, with ``config.sessions``) may be
+        given (a Dask worker gives recorders: :mod:`analyzer.dist.piece`); ``keep_windows_open``
+        keeps every window's request ids (a piece's windows are merged with other pieces')."""
         self.config = config or AnalyzeConfig()
         self.kb = kb or load_kb(self.config.kb_path)
         self.miner = miner if miner is not None else make_miner(self.config)
@@ -133,15 +138,18 @@ class Analyzer:
         fkw["window"] = self.config.window
         self.feature_config = FeatureConfig(**fkw)
         canonical = self.miner.canonical  # streamed template ids fold into final ids (templates may merge)
-        self.windows = WindowFeatures(self.feature_config, canonical=canonical)
-        self.hits = HitCollector(self.kb, self.config.incidents, request_field=self.feature_config.request_field)
+        self.windows = WindowFeatures(self.feature_config, canonical=canonical, keep_open=keep_windows_open)
+        self.hits = hits if hits is not None else \
+            HitCollector(self.kb, self.config.incidents, request_field=self.feature_config.request_field)
         self.counts = WindowCounts(self.config.window_seconds)
-        self.exceptions = ExceptionGroups(self.kb, request_field=self.feature_config.request_field)
+        self.exceptions = exceptions if exceptions is not None else \
+            ExceptionGroups(self.kb, request_field=self.feature_config.request_field)
         self.sessions = None
         if self.config.sessions:
             from analyzer.features import SessionFeatures
 
-            self.sessions = SessionFeatures(self.config.sessions, canonical=canonical)
+            self.sessions = sessions if sessions is not None else \
+                SessionFeatures(self.config.sessions, canonical=canonical)
         self.records = 0
         self.errors = 0
         self.warnings_n = 0
@@ -163,8 +171,8 @@ class Analyzer:
         counts as an error: a plain ``print`` of ``[Errno 98] Address already in use`` is one."""
         miner_add = self.miner.add
         wadd = self.windows.add
-        hits_add = self.hits.add
-        exc_add = self.exceptions.add
+        hit = self.hit
+        note_new = self.note_new
         promotable = self.kb.promotable
         sess_add = self.sessions.add if self.sessions is not None else None
         new_templates = self.new_templates
@@ -200,12 +208,10 @@ class Analyzer:
                     elif lvl in warn_levels:
                         warns += 1
                 if is_new and len(new_templates) < 1000:
-                    new_templates[tid] = {"id": tid, "template": m.template, "first_seen": t,
-                                          "file": rec.file, "line": rec.line}
+                    note_new(tid, m.template, t, rec.file, rec.line)
                 if lvl in hit_levels or rec.traceback or (rec.fields and rec.fields.get("error_type")):
                     # == HitCollector.is_candidate(rec), tested inline
-                    ep = hits_add(rec, tid, m.template, seq=n)
-                    exc_add(rec, m.template, tid, ep.kb_id if ep is not None else None)
+                    ep = hit(rec, tid, m.template, n)
                 else:
                     ep = None
                 if sess_add is not None:
@@ -219,6 +225,17 @@ class Analyzer:
             self.warnings_n += warns
             self.first_time, self.last_time = first, last
             self._last_episode = ep
+
+    def hit(self, rec: Any, tid: int, template: str, n: int) -> Any:
+        """A warning/error record (the ``n``-th of the run): KB episode and exception group."""
+        ep = self.hits.add(rec, tid, template, seq=n)
+        self.exceptions.add(rec, template, tid, ep.kb_id if ep is not None else None)
+        return ep
+
+    def note_new(self, tid: int, template: str, t: datetime | None, file: str, line: int) -> None:
+        """A template first seen in this run (the first 1000 are listed)."""
+        if len(self.new_templates) < 1000:
+            self.new_templates[tid] = {"id": tid, "template": template, "first_seen": t, "file": file, "line": line}
 
     def stalls(self) -> None:
         """Files whose last record is an operation that never finished (a model download or load the

@@ -51,7 +51,7 @@ from engine.tasks import (FIELD_MAP, MAX_LINE_BYTES, NAME_RE, TASK_FIELDS, Task,
 from ttsops.errors import InputError, TtsopsError
 
 __all__ = ["Task", "BatchSummary", "iter_tasks", "run_batch", "MAX_LINE_BYTES", "TASK_FIELDS", "FIELD_MAP",
-           "task_fingerprint"]
+           "task_fingerprint", "TaskError", "make_output", "attempt"]
 
 
 def _line_error(line: int, message: str, fix: str | None = None) -> InputError:
@@ -141,7 +141,8 @@ def _storage_error(exc: OSError, out: Path, what: str) -> InputError:
 
 def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConfig | None = None,
               resume: bool = True, engine: Any = None, prompt_root: str | Path | None = None,
-              progress: bool = False, echo: Callable[[str], None] | None = None) -> BatchSummary:
+              progress: bool = False, echo: Callable[[str], None] | None = None,
+              maker: Callable[["_Run"], Any] | None = None) -> BatchSummary:
     """Run every task of ``tasks_path`` into ``out_dir``; see the module doc.
 
     Parameters
@@ -160,6 +161,10 @@ def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConf
         Show a rich progress bar on stderr.
     echo : callable, optional
         Where the ``[✓]``/``[✗]`` lines and the final line are printed (default: nothing extra).
+    maker : callable, optional
+        ``maker(run)`` -> where the audio is made: by default here, one task at a time, by the
+        run's engine; :class:`engine.distributed.ClusterMaker` sends tasks to Dask workers (this
+        process still owns the folder lock, the manifest and failed.jsonl).
 
     Raises
     ------
@@ -182,7 +187,7 @@ def run_batch(tasks_path: str | Path, out_dir: str | Path, *, config: EngineConf
     except OSError as exc:
         raise _storage_error(exc, out, "the output folder") from None
     try:
-        return _Run(cfg, tasks_path, out, resume, engine, echo).run(_chain(first, stream), progress)
+        return _Run(cfg, tasks_path, out, resume, engine, echo, maker).run(_chain(first, stream), progress)
     finally:
         lock.release()
 
@@ -191,8 +196,9 @@ class _Run:
     """One locked run over an output folder (the body of :func:`run_batch`)."""
 
     def __init__(self, cfg: EngineConfig, tasks_path: Path, out: Path, resume: bool, engine: Any,
-                 echo: Callable[[str], None] | None):
+                 echo: Callable[[str], None] | None, maker: Callable[["_Run"], Any] | None = None):
         self.cfg, self.tasks_path, self.out, self.resume, self.engine = cfg, tasks_path, out, resume, engine
+        self.make_maker = maker or _LocalMaker
         self.source = str(tasks_path.resolve())
         self.summary = BatchSummary(out_dir=out, manifest=out / "manifest.jsonl", failed_path=out / "failed.jsonl")
         self.say = echo or (lambda _s: None)
@@ -206,8 +212,7 @@ class _Run:
         """Clear stale temp files, load (or reset) the manifest, open it and failed.jsonl.tmp."""
         s = self.summary
         try:
-            for stale in self.out.glob(".*.wav.tmp"):
-                stale.unlink(missing_ok=True)
+            self._clear_temps()
             if self.resume:
                 done = _load_manifest(s.manifest, self.out)
             else:
@@ -219,23 +224,25 @@ class _Run:
             raise _storage_error(exc, self.out, "the manifest") from None
         return done, manifest_fh
 
+    def _clear_temps(self) -> None:
+        """Remove the temp files of WAVs whose writer was killed (never visible as outputs)."""
+        for stale in self.out.glob(".*.wav.tmp"):
+            stale.unlink(missing_ok=True)
+
     def run(self, items: Iterator[tuple[int, Any]], progress: bool) -> BatchSummary:
-        own_engine = self.engine is None
-        if own_engine:
-            from engine.synth import Engine
-            self.engine = Engine(self.cfg)
+        self.maker = self.make_maker(self)
         try:
             return self._run(items, progress)
         finally:
-            if own_engine:
-                self.engine.close()
+            self.maker.close()
 
     def _run(self, items: Iterator[tuple[int, Any]], progress: bool) -> BatchSummary:
         s = self.summary
         done, manifest_fh = self._open()
         self.done = done
+        self.manifest_fh = manifest_fh
         failed_tmp = Path(self.failed_fh.name)
-        self.log = self.engine.logs.inference.bind(event="batch", tasks_file=str(self.tasks_path))
+        self.log = self.maker.logs.inference.bind(event="batch", tasks_file=str(self.tasks_path))
         seen: set[str] = set()
         if progress:
             self._start_bar()
@@ -256,9 +263,15 @@ class _Run:
                         self._fail(line, item.one_line(), getattr(item, "raw", b"") or b"")
                     else:
                         seen.add(item.name)
-                        self._task(item, done, manifest_fh)
+                        if self._task(item, done):
+                            continue  # handed to the maker: the bar moves when it is made
                     if self.bar is not None:
                         self.bar.update(self.bar_task, advance=1)
+                self.maker.drain()
+                try:
+                    self._clear_temps()   # nothing writes now: a worker killed mid-write left its temp file
+                except OSError:
+                    pass                  # a read-only folder: the next run clears them
                 self._finish_failed()
             if self.failed_ok:
                 os.replace(failed_tmp, s.failed_path)
@@ -332,14 +345,14 @@ class _Run:
             return "taken"
         return "changed"
 
-    def _task(self, task: Task, done: dict[str, dict[str, Any]], manifest_fh: Any) -> None:
-        from engine.synth import OutputError, SynthRequest, write_wav_output
-
+    def _task(self, task: Task, done: dict[str, dict[str, Any]]) -> bool:
+        """Skip, refuse or hand the task to the maker (``True``)."""
         s, line = self.summary, task.line
         try:
             fp = task_fingerprint(task, self.cfg)
         except OSError as exc:   # the prompt audio vanished or cannot be read
-            return self._fail(line, f"line {line}: cannot read prompt audio: {exc.strerror or exc}", task.raw)
+            self._fail(line, f"line {line}: cannot read prompt audio: {exc.strerror or exc}", task.raw)
+            return False
         entry = done.get(task.name)
         state = self._resumable(task, entry, fp)
         if state == "done":
@@ -347,51 +360,126 @@ class _Run:
             s.resumed += 1
             self.log.bind(event="batch_task", task=line, name=task.name, status="resumed").info(
                 f"[✓] Task {line} succeeded: {task.name} (already done)")
-            return
+            return False
         if state == "taken":
             src = f"{entry.get('source') or 'an earlier run'} line {entry.get('line')}" if entry else ""
-            return self._fail(line, f"line {line}: default name {task.name!r} already holds a different finished "
-                              f"task ({src}); not overwritten (fix: give this task a \"name\")", task.raw)
-        try:
-            res = self.engine.synthesize(SynthRequest(
-                text=task.input_text, speaker=task.speaker, emotion=task.emotion,
-                duration_ratio=task.duration_ratio, seed=task.seed, backend=task.backend,
-                ref_audio=task.prompt_audio, temperature=task.temperature))
-            audio, rate = res.audio, res.sample_rate
-            if task.sample_rate is not None and task.sample_rate != rate:
-                audio, rate = _resample(audio, rate, task.sample_rate), task.sample_rate
-            wav = write_wav_output(self.out / f"{task.name}.wav", audio, rate, special_ok=False)
+            self._fail(line, f"line {line}: default name {task.name!r} already holds a different finished "
+                       f"task ({src}); not overwritten (fix: give this task a \"name\")", task.raw)
+            return False
+        self.maker.submit(task, fp, state)
+        return True
+
+    def made(self, task: Task, fp: str, state: str, output: dict[str, Any] | None, error: "TaskError | None",
+             worker: str | None = None) -> None:
+        """A task's audio is made (``output``: its WAV, in place) or failed (``error``): its manifest
+        entry or failure, in this process only (``worker``: who made it, for the log)."""
+        from engine.synth import OutputError
+
+        s, line = self.summary, task.line
+        if self.bar is not None:
+            self.bar.update(self.bar_task, advance=1)
+        if error is None:
+            assert output is not None
             try:
-                _append_line(manifest_fh, {
-                    "name": task.name, "path": wav.name, "sha256": sha256_file(wav),
-                    "duration": round(len(audio) / rate, 4), "sample_rate": rate, "line": line,
-                    "request_id": res.request_id, "params": task.params(), "fingerprint": fp, "source": self.source})
+                _append_line(self.manifest_fh, {
+                    "name": task.name, "path": output["path"], "sha256": output["sha256"],
+                    "duration": output["duration"], "sample_rate": output["sample_rate"], "line": line,
+                    "request_id": output["request_id"], "params": task.params(), "fingerprint": fp,
+                    "source": self.source})
             except OSError as exc:   # the WAV without its entry is made again on resume
-                raise OutputError(f"cannot write the manifest: {exc.strerror or exc}", where=str(s.manifest),
-                                  errno=exc.errno) from None
-        except OutputError as exc:
-            self._fail(line, f"line {line}: {exc.one_line()}", task.raw)
-            if exc.errno is not None:       # the system refused (full, read-only): every later write would too
-                self.stop = InputError(f"{exc.message.removeprefix('cannot write the WAV: ')} writing "
-                                       f"{Path(exc.where or '').name}", where=str(self.out), fix=_STORAGE_FIX)
+                error = TaskError.of(task, OutputError(f"cannot write the manifest: {exc.strerror or exc}",
+                                                       where=str(s.manifest), errno=exc.errno))
+        if error is not None:
+            self._fail(line, error.reason, task.raw, worker)
+            if error.errno is not None and self.stop is None:
+                # the system refused (full, read-only): every later write would too
+                self.stop = InputError(f"{error.message.removeprefix('cannot write the WAV: ')} writing "
+                                       f"{Path(error.where or '').name}", where=str(self.out), fix=_STORAGE_FIX)
             return
-        except TtsopsError as exc:
-            return self._fail(line, exc.one_line(), task.raw)
         s.succeeded += 1
         s.redone += state == "changed"
         how = " (changed since the last run: made again)" if state == "changed" else ""
-        self.log.bind(event="batch_task", task=line, name=task.name, status="succeeded",
-                      request_id=res.request_id).info(f"[✓] Task {line} succeeded: {task.name}{how}")
-        self.report(f"[✓] Task {line} succeeded: {task.name}{how}")
+        by = f" on {worker}" if worker else ""
+        log = self.log.bind(event="batch_task", task=line, name=task.name, status="succeeded",
+                            request_id=output["request_id"])
+        (log.bind(worker=worker) if worker else log).info(f"[✓] Task {line} succeeded: {task.name}{how}{by}")
+        self.report(f"[✓] Task {line} succeeded: {task.name}{how}{by}")
 
-    def _fail(self, line: int, reason: str, raw: bytes) -> None:
+    def _fail(self, line: int, reason: str, raw: bytes, worker: str | None = None) -> None:
         s = self.summary
         s.failed += 1
         s.failures.append((line, reason))
-        msg = f"[✗] Task {line} failed: {reason}"
-        self.log.bind(event="batch_task", task=line, status="failed", reason=reason).error(msg)
+        msg = f"[✗] Task {line} failed: {reason}" + (f" (on {worker})" if worker else "")
+        log = self.log.bind(event="batch_task", task=line, status="failed", reason=reason)
+        (log.bind(worker=worker) if worker else log).error(msg)
         self.report(msg)
         self._keep(raw, line)
+
+
+@dataclass
+class TaskError:
+    """Why a task's audio was not made, as plain data (it crosses from a Dask worker): ``reason``
+    is the failure line; ``errno`` is set when the system refused a write (full, read-only)."""
+
+    reason: str
+    message: str = ""
+    where: str | None = None
+    errno: int | None = None
+
+    @classmethod
+    def of(cls, task: Task, exc: TtsopsError) -> "TaskError":
+        from engine.synth import OutputError
+
+        if isinstance(exc, OutputError):
+            return cls(f"line {task.line}: {exc.one_line()}", exc.message, exc.where, exc.errno)
+        return cls(exc.one_line(), exc.message, exc.where)
+
+
+def make_output(engine: Any, task: Task, out: Path) -> dict[str, Any]:
+    """Synthesize ``task`` and write ``OUT/<name>.wav`` atomically (wherever ``engine`` runs):
+    what its manifest entry records about the audio."""
+    from engine.synth import SynthRequest, write_wav_output
+
+    res = engine.synthesize(SynthRequest(
+        text=task.input_text, speaker=task.speaker, emotion=task.emotion,
+        duration_ratio=task.duration_ratio, seed=task.seed, backend=task.backend,
+        ref_audio=task.prompt_audio, temperature=task.temperature))
+    audio, rate = res.audio, res.sample_rate
+    if task.sample_rate is not None and task.sample_rate != rate:
+        audio, rate = _resample(audio, rate, task.sample_rate), task.sample_rate
+    wav = write_wav_output(out / f"{task.name}.wav", audio, rate, special_ok=False)
+    return {"path": wav.name, "sha256": sha256_file(wav), "duration": round(len(audio) / rate, 4),
+            "sample_rate": rate, "request_id": res.request_id}
+
+
+def attempt(engine: Any, task: Task, out: Path) -> tuple[dict[str, Any] | None, TaskError | None]:
+    """:func:`make_output`, its failure as a :class:`TaskError` (one task never stops the others)."""
+    try:
+        return make_output(engine, task, out), None
+    except TtsopsError as exc:
+        return None, TaskError.of(task, exc)
+
+
+class _LocalMaker:
+    """Tasks made here, one at a time, by the run's engine (built and closed here unless given)."""
+
+    def __init__(self, run: _Run):
+        self.run = run
+        self.own = run.engine is None
+        if self.own:
+            from engine.synth import Engine
+            run.engine = Engine(run.cfg)
+        self.logs = run.engine.logs
+
+    def submit(self, task: Task, fp: str, state: str) -> None:
+        self.run.made(task, fp, state, *attempt(self.run.engine, task, self.run.out))
+
+    def drain(self) -> None:
+        """Nothing is in flight here."""
+
+    def close(self) -> None:
+        if self.own:
+            self.run.engine.close()
 
 
 def _resample(audio: np.ndarray, rate: int, target: int) -> np.ndarray:

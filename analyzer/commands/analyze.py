@@ -6,6 +6,7 @@ import sys
 import click
 
 from ttsops.cli import color_option, quiet_option, use_color
+from ttsops.cluster import ClusterSpec, cluster_options
 from ttsops.errors import InputError
 
 __all__ = ["analyze"]
@@ -50,11 +51,12 @@ FORMATS = ("terminal", "json", "markdown", "html")
 @click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar on stderr.")
 @color_option
 @quiet_option
+@cluster_options()
 def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | None, baseline: tuple[str, ...],
             state_dir: str | None, sessions: str | None, log_format: str | None, config_path: str | None,
             kb_path: str | None, follow: bool, alerts_jsonl: str | None, webhook: str | None,
             alertmanager: str | None, max_seconds: float | None, resolve_after: float | None, from_start: bool,
-            no_progress: bool, color: str, no_color: bool, quiet: bool) -> int:
+            no_progress: bool, color: str, no_color: bool, quiet: bool, cluster: ClusterSpec) -> int:
     """Find incidents and their root causes in log files, folders, globs or - (stdin).
 
     \b
@@ -72,6 +74,8 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
     else:
         config = AnalyzeConfig(**{k: v for k, v in overrides.items() if v is not None})
     if follow:
+        if cluster.distributed:
+            raise click.UsageError("--follow reads on this machine: drop --workers/--scheduler")
         if "-" in paths:
             raise InputError("--follow cannot read stdin", where="-", fix="give log files or folders")
         from analyzer.alerts import build_sinks, follow_logs
@@ -91,7 +95,15 @@ def analyze(paths: tuple[str, ...], fmt: str, output: str | None, window: str | 
     from analyzer.pipeline import analyze as run_analysis
     from analyzer.report import render
 
-    result = run_analysis(list(paths), config)
+    if cluster.distributed:
+        from analyzer.dist import analyze_on_cluster
+        from ttsops.cluster import connect
+
+        with connect(cluster) as client:
+            result = analyze_on_cluster(list(paths), config, client, log=(lambda _line: None) if quiet else (lambda line: click.echo(line, err=True)),
+                                        progress=not (no_progress or quiet))
+    else:
+        result = run_analysis(list(paths), config)
     if fmt == "terminal" and output is None:
         from rich.console import Console
 

@@ -30,7 +30,7 @@ from analyzer.read.envelopes.base import Inner
 from analyzer.read.stats import FileFacts
 from analyzer.records import Record
 
-__all__ = ["Assembler", "MAX_JOINED_LINES", "MAX_JOINED_BYTES", "root_exception", "TB_START"]
+__all__ = ["Assembler", "MAX_JOINED_LINES", "MAX_JOINED_BYTES", "root_exception", "never_continues", "TB_START"]
 
 MAX_JOINED_LINES = 2000          # a record never absorbs more continuation lines than this
 MAX_JOINED_BYTES = 1 << 20
@@ -44,6 +44,13 @@ _NORMAL, _TB, _IPY, _MSG = 0, 1, 2, 3
 _TB_FIRST = frozenset(" \t\r\nTD^~")  # first characters _TB_BODY_RE can match
 # header-less lines that join a headered record (the old reader's continuation rule)
 _JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
+
+
+def never_continues(msg: str) -> bool:
+    """Whether a headered line with message ``msg`` starts a new record whatever is pending: a headered
+    line joins the record before only as a same-header traceback continuation (a traceback body
+    line, a blank or an exception line: :meth:`Assembler.record`). Where a file may be cut."""
+    return bool(msg.strip()) and _TB_BODY_RE.match(msg) is None and K.line_kind(msg) != K.EXC
 
 
 def root_exception(tb: str) -> str | None:

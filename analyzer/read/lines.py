@@ -27,9 +27,13 @@ def _open_binary(path: str) -> BinaryIO:
     return f
 
 
-def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None) -> Iterator[tuple[int, bytes]]:
+def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None, *,
+                   span: tuple[int, int | None] | None = None) -> Iterator[tuple[int, bytes]]:
     """(1-based line number, bytes without line ending). Truncated gzip and I/O errors end the file
-    with a warning, keeping every line read before."""
+    with a warning, keeping every line read before.
+
+    ``span=(start, end)``: only the bytes ``[start, end)`` of a plain file (``end=None``: to its end),
+    numbered from 1; both must be line starts (a piece of a large file, :mod:`analyzer.dist.partition`)."""
     name = display or path
     try:
         fh = _open_binary(path)
@@ -39,8 +43,15 @@ def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None) -> I
         return
     stats.files.append(name)
     if fh.__class__ is io.BufferedReader and fh is not sys.stdin.buffer:
+        if span is not None:
+            fh.seek(span[0])
+            if span[1] is not None:
+                fh = _Limited(fh, span[1] - span[0])  # type: ignore[assignment]
         yield from _iter_block_lines(fh, name, stats)
         return
+    if span is not None:
+        fh.close()
+        raise ValueError(f"{name}: a byte range of a compressed file or stdin cannot be read")
     n = 0
     try:
         readline = fh.readline
@@ -91,6 +102,25 @@ def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None) -> I
 
 
 _BLOCK = 1 << 18
+
+
+class _Limited:
+    """``read``/``close`` of a file that stops ``left`` bytes on (a byte range)."""
+
+    __slots__ = ("fh", "left")
+
+    def __init__(self, fh: BinaryIO, left: int):
+        self.fh, self.left = fh, left
+
+    def read(self, n: int) -> bytes:
+        if self.left <= 0:
+            return b""
+        block = self.fh.read(min(n, self.left))
+        self.left -= len(block)
+        return block
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 def _iter_block_lines(fh: BinaryIO, name: str, stats: ReadStats) -> Iterator[tuple[int, bytes]]:

@@ -35,7 +35,7 @@ from analyzer.read.times import UTC
 from analyzer.records import Record
 from ttsops.errors import InputError
 
-__all__ = ["FileReader", "iter_file_records", "read_records"]
+__all__ = ["FileReader", "iter_file_records", "read_records", "reader_records", "sniff_raw"]
 
 EPOCH_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 #: torchrun's ``--tee`` / ``local_ranks_filter`` prefix and Ray's worker prefix
@@ -88,9 +88,7 @@ class FileReader:
             return
         self._sniffed = True
         # a --log-format file is what the user said it is
-        texts = [] if self.parser.fmt_re is not None else \
-            [t for t in (raw.decode("utf-8", "replace").strip() for _n, raw in self._sample) if t]
-        env = sniff(texts)
+        env = None if self.parser.fmt_re is not None else sniff_raw([raw for _n, raw in self._sample])
         if env is not None:
             self.facts.envelope = env.name
             if getattr(env, "wants_bytes", False):
@@ -222,6 +220,11 @@ class FileReader:
             self._text(n, line.rstrip("\r"), None)
 
 
+def sniff_raw(sample: list[bytes]) -> Any:
+    """The per-file envelope class for a file's first raw lines (``None``: lines are read one by one)."""
+    return sniff([t for t in (raw.decode("utf-8", "replace").strip() for raw in sample) if t])
+
+
 def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadStats | None = None,
                       parser: LineParser | None = None, display: str | None = None) -> Iterator[Record]:
     """Records of one file, in file order; continuation lines joined; times inherited forward."""
@@ -229,9 +232,16 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
     parser = parser or LineParser(log_format)
     name = display or ("<stdin>" if path == "-" else path)
     reader = FileReader(name, parser, stats)
+    yield from reader_records(reader, iter_raw_lines(path, stats, name), stats)
+    stats.file_done(name, reader.facts)
+
+
+def reader_records(reader: FileReader, raw_lines: Iterator[tuple[int, bytes]], stats: ReadStats) -> Iterator[Record]:
+    """The records ``reader`` makes of ``raw_lines``, every pending one flushed at the end (a whole
+    file, or one piece of it: :mod:`analyzer.dist`)."""
     out = reader.out
     lines = 0
-    for n, raw in iter_raw_lines(path, stats, name):
+    for n, raw in raw_lines:
         lines += 1
         reader.feed(n, raw)
         if out:
@@ -244,7 +254,6 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
         stats.records += len(out)
         yield from out
         out.clear()
-    stats.file_done(name, reader.facts)
 
 
 def _sort_key_stream(idx: int, recs: Iterator[Record]) -> Iterator[tuple[datetime, int, int, Record]]:

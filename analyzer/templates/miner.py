@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple, Sequence
 
 from .config import TemplateConfig
 from .merge import ClusterMerger, SegmentFamilies
@@ -83,7 +83,10 @@ class TemplateMiner:
 
     def add(self, message: str) -> TemplateMatch:
         """Mine one message (masked here). Returns the template id, its current text, is_new."""
-        masked = self.masker.mask(message)
+        return self.add_masked_match(self.masker.mask(message))
+
+    def add_masked_match(self, masked: str) -> TemplateMatch:
+        """:meth:`add` of a message masked already (by :meth:`mask`, e.g. on a Dask worker)."""
         hit = self._cache.get(masked)
         if hit is not None:
             pid = hit[0]
@@ -92,6 +95,28 @@ class TemplateMiner:
             return TemplateMatch(pid, t if t is not None else self.template(pid), False)
         pid, _cid, is_new = self._add_masked(masked)
         return TemplateMatch(pid, self.template(pid), is_new)
+
+    def add_masked_run(self, masked: Sequence[str], stops: Sequence[int], ids: Any) -> Iterator[tuple[int, TemplateMatch]]:
+        """:meth:`add_masked_match` for each message of ``masked`` in order (a replay: the client of a
+        distributed run), the template ids appended to ``ids``; yields ``(position, match)`` at the
+        positions in ``stops`` (ascending) and wherever a template is new."""
+        cache, counts, append = self._cache, self._counts, ids.append
+        k, nxt = 0, (stops[0] if len(stops) else -1)
+        for i, m in enumerate(masked):
+            hit = cache.get(m)
+            if hit is not None and i != nxt:
+                pid = hit[0]
+                counts[pid] += 1
+                append(pid)
+                continue
+            match = self.add_masked_match(m)
+            append(match.template_id)
+            if i == nxt:
+                k += 1
+                nxt = stops[k] if k < len(stops) else -1
+                yield i, match
+            elif match.is_new:
+                yield i, match
 
     def add_masked(self, masked: str) -> int:
         """Fast path for bulk callers: an already-masked message -> template id."""

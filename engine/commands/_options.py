@@ -15,6 +15,8 @@ from typing import Any, Callable, TextIO
 
 import click
 
+from ttsops.cluster import ENV_SCHEDULER
+
 __all__ = ["format_option", "output_option", "quiet_option", "color_option", "progress_option",
            "log_format_option", "sentry_option", "log_dir_option", "config_option", "start_streams",
            "use_color", "rich_color_env", "emit", "resolved_format", "human_stream", "ENV"]
@@ -30,7 +32,7 @@ ENV = {
     "inject": "TTSOPS_INJECT", "log_dir": "TTSOPS_LOG_DIR", "config": "TTSOPS_CONFIG",
     "log_format": "TTSOPS_LOG_FORMAT", "sentry_dsn": "SENTRY_DSN", "color": "TTSOPS_COLOR",
     "health_url": "TTSOPS_HEALTH_URL", "health_timeout": "TTSOPS_HEALTH_TIMEOUT",
-    "prompt_root": "TTSOPS_PROMPT_ROOT",
+    "prompt_root": "TTSOPS_PROMPT_ROOT", "scheduler": ENV_SCHEDULER,
 }
 
 

@@ -10,6 +10,7 @@ import click
 from engine.commands._options import (ENV, color_option, format_option, human_stream, log_format_option,
                                       progress_option, resolved_format, rich_color_env, sentry_option,
                                       start_streams)
+from ttsops.cluster import ClusterSpec, cluster_options
 
 __all__ = ["batch"]
 
@@ -42,9 +43,11 @@ __all__ = ["batch"]
 @color_option
 @log_format_option
 @sentry_option
+@cluster_options(resources=True)
 def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | None, simulate_clock: bool,
           rate: float, log_dir: Path | None, prompt_root: Path | None, config_path: Path | None, quiet: bool,
-          fmt: str | None, progress: bool | None, color: str, log_format: str | None, sentry_dsn: str | None) -> int:
+          fmt: str | None, progress: bool | None, color: str, log_format: str | None, sentry_dsn: str | None,
+          cluster: ClusterSpec) -> int:
     """Synthesize every task of a JSONL file. Exit 0: all succeeded; 1: some failed; 2: unusable input."""
     from engine.batch import run_batch
     from engine.config import EngineConfig, FaultConfig
@@ -66,8 +69,17 @@ def batch(tasks: Path, out_dir: Path, resume: bool, seed: int, inject: str | Non
     if simulate_clock:
         cfg = cfg.with_(clock="simulated", sim_rate=rate)
     echo = (lambda _line: None) if quiet or as_json else (lambda line: click.echo(line, file=out))
-    summary = run_batch(tasks, out_dir, config=cfg, resume=resume, prompt_root=prompt_root,
-                        progress=(sys.stderr.isatty() and not quiet) if progress is None else progress, echo=echo)
+    kw = dict(config=cfg, resume=resume, prompt_root=prompt_root,
+              progress=(sys.stderr.isatty() and not quiet) if progress is None else progress, echo=echo)
+    if cluster.distributed:
+        from engine.distributed import ClusterMaker
+        from ttsops.cluster import connect
+
+        with connect(cluster) as client:
+            summary = run_batch(tasks, out_dir, **kw,
+                                maker=lambda run: ClusterMaker(run, client, resources=dict(cluster.resources)))
+    else:
+        summary = run_batch(tasks, out_dir, **kw)
     if as_json:
         click.echo(json.dumps({"total": summary.total, "succeeded": summary.succeeded, "failed": summary.failed,
                                "resumed": summary.resumed, "redone": summary.redone, "not_run": summary.not_run,
