@@ -103,6 +103,65 @@ def _synth(eng: Any, u: dict[str, Any], out: Path, *, seed: int | None = None, b
             "request_id": res.request_id}
 
 
+#: engines kept warm in this (Dask worker) process, by (back-end, purpose)
+_WORKER_ENGINES: dict[tuple[str | None, str], Any] = {}
+
+
+def _synth_on_worker(job: tuple[dict[str, Any], str, int | None, str | None, str | None, str]) -> dict[str, Any] | str:
+    """One render on a Dask worker with this worker's engine for (back-end, purpose): its info, or the
+    error as ``"Type: message"`` (plain data either way)."""
+    u, out, seed, file, backend, purpose = job
+    eng = _WORKER_ENGINES.get((backend, purpose))
+    if eng is None:
+        eng = _WORKER_ENGINES[(backend, purpose)] = _engine(backend)
+    try:
+        return _synth(eng, u, Path(out), seed=seed, backend=backend, file=file)
+    except Exception as exc:  # noqa: BLE001 - one bad text must not stop the set
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _render_all(jobs: list[tuple[dict[str, Any], Path, int | None, str | None]], *, backend: str | None,
+                purpose: str, skip_after_error: bool = False) -> list[dict[str, Any] | str | None]:
+    """Synthesize ``(fields, folder, seed, file name)`` jobs in order: per job its info, its error
+    (``"Type: message"``), or None when skipped (``skip_after_error``: the renders of a text after one
+    that failed). In this process with one fresh engine, or inside
+    :func:`quality.cluster.on_cluster` on the workers, one warm engine each for ``purpose`` (a fresh
+    engine per purpose, so a re-synthesis never reuses the engine that made the reference)."""
+    from quality.cluster import current, map_ordered  # noqa: PLC0415
+
+    cluster = current()
+    out: list[dict[str, Any] | str | None] = []
+    if cluster is None:
+        eng = _engine(backend)
+        failed: set[str] = set()
+        try:
+            for u, folder, seed, file in jobs:
+                if skip_after_error and u["name"] in failed:
+                    out.append(None)
+                    continue
+                try:
+                    out.append(_synth(eng, u, folder, seed=seed, backend=backend, file=file))
+                except Exception as exc:  # noqa: BLE001 - one bad text must not stop the set
+                    out.append(f"{type(exc).__name__}: {exc}")
+                    failed.add(u["name"])
+        finally:
+            eng.close()
+        return out
+    args = [(u, str(folder), seed, file, backend, purpose) for u, folder, seed, file in jobs]
+    out = map_ordered(_synth_on_worker, args, cluster, label=f"synthesis ({purpose})",
+                      lost=lambda _a, exc: f"{type(exc).__name__}: not run on the cluster: {exc}")
+    if skip_after_error:  # as in one process: a text's renders after its first failure are dropped
+        failed = set()
+        for i, ((u, folder, _seed, _file), res) in enumerate(zip(jobs, out)):
+            if u["name"] in failed:
+                if isinstance(res, dict):
+                    (Path(folder) / res["file"]).unlink(missing_ok=True)
+                out[i] = None
+            elif isinstance(res, str):
+                failed.add(u["name"])
+    return out
+
+
 def engine_version() -> str:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
@@ -136,29 +195,27 @@ def build_reference(texts: str | Path, out: str | Path, *, backend: str | None =
         raise InputError("--renders needs --sampling (a golden set holds one render a text)", where="--renders")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    eng = _engine(backend)
     utts: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     seeds = [seed + k for k in range(renders)] if sampling else [None]
-    try:
-        for n, item in iter_texts(texts):
-            if isinstance(item, Exception):
-                errors.append({"line": n, "error": str(item)})
-                continue
-            if item["seed"] is None:
-                item["seed"] = seed
-            if sampling:
-                item["temperature"] = item["temperature"] or temperature
-            for k, s in enumerate(seeds):
-                try:
-                    info = _synth(eng, item, out, backend=backend, seed=s,
-                                  file=render_file_name(item["name"], s) if sampling else None)
-                except Exception as exc:  # one bad text must not stop the set
-                    errors.append({"line": n, "name": item["name"], "error": f"{type(exc).__name__}: {exc}"})
-                    break
-                utts.append({**item, **info, **({"seed": s, "render": k} if sampling else {})})
-    finally:
-        eng.close()
+    todo: list[tuple[int, int, dict[str, Any], int | None]] = []   # (line, render, fields, seed)
+    for n, item in iter_texts(texts):
+        if isinstance(item, Exception):
+            errors.append({"line": n, "error": str(item)})
+            continue
+        if item["seed"] is None:
+            item["seed"] = seed
+        if sampling:
+            item["temperature"] = item["temperature"] or temperature
+        todo += [(n, k, item, s) for k, s in enumerate(seeds)]
+    made = _render_all([(item, out, s, render_file_name(item["name"], s) if sampling else None)
+                        for _n, _k, item, s in todo], backend=backend, purpose="reference", skip_after_error=True)
+    for (n, k, item, s), info in zip(todo, made):
+        if isinstance(info, str):
+            errors.append({"line": n, "name": item["name"], "error": info})
+        elif info is not None:
+            utts.append({**item, **info, **({"seed": s, "render": k} if sampling else {})})
+    errors.sort(key=lambda e: e["line"])
     backends = sorted({u["backend"] for u in utts if u.get("backend")})
     manifest: dict[str, Any] = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -190,17 +247,8 @@ def measure_variability(refdir: Path, utts: list[dict[str, Any]], *, backend: st
         for label, s in (("fresh_run", None), ("other_seed", seed + 1)):
             d = Path(td) / label
             d.mkdir()
-            eng = _engine(backend)
-            identical = 0
-            try:
-                for u in utts:
-                    try:
-                        info = _synth(eng, u, d, seed=s, backend=backend)
-                        identical += info["sha256"] == u["sha256"]
-                    except Exception:  # noqa: BLE001 - scored below as missing
-                        pass
-            finally:
-                eng.close()
+            made = _render_all([(u, d, s, None) for u in utts], backend=backend, purpose=label)
+            identical = sum(isinstance(info, dict) and info["sha256"] == u["sha256"] for u, info in zip(utts, made))
             rows = score_pairs([(u["name"], refdir / u["file"], d / u["file"]) for u in utts],
                                jobs=jobs, progress=progress)
             runs[label] = {"identical_files": identical, "rows": rows}
@@ -257,17 +305,10 @@ def resynthesize_set(baseline: str | Path, out: str | Path, *, backend: str | No
                 todo.append((u, first + k, render_file_name(u["name"], first + k)))
     else:
         todo = [(u, None, None) for u in man["utterances"]]
-    eng = _engine(backend)
-    utts = []
-    try:
-        for u, seed, file in todo:
-            try:
-                info = _synth(eng, u, out, backend=backend, seed=seed, file=file)
-                utts.append({**u, **info, **({"seed": seed} if seed is not None else {})})
-            except Exception:  # noqa: BLE001 - the missing file is reported by regress
-                continue
-    finally:
-        eng.close()
+    made = _render_all([(u, out, seed, file) for u, seed, file in todo], backend=backend, purpose="candidate")
+    # a render that failed is missing from the set: regress reports it
+    utts = [{**u, **info, **({"seed": seed} if seed is not None else {})}
+            for (u, seed, _file), info in zip(todo, made) if isinstance(info, dict)]
     cb = sorted({u["backend"] for u in utts if u.get("backend")})
     cand_backend = cb[0] if len(cb) == 1 else backend
     manifest: dict[str, Any] = {"engine_version": engine_version(), "backend": cand_backend, "utterances": utts,

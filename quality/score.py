@@ -319,12 +319,19 @@ def analyse_files(paths: Iterable[Path], *, config: ScoreConfig | None = None, j
 
 def run_parallel(fn: Callable[[Any], Any], args: list[Any], *, jobs: int | None, progress: bool,
                  config: ScoreConfig, label: str) -> list[Any]:
-    """``[fn(a) for a in args]`` on ``jobs`` worker processes (all cores by default), in input order."""
+    """``[fn(a) for a in args]`` on ``jobs`` worker processes (all cores by default), in input order;
+    inside :func:`quality.cluster.on_cluster`, on that Dask cluster's workers instead (``jobs`` unused)."""
+    from quality.cluster import current, map_ordered  # noqa: PLC0415
+
     jobs = jobs or os.cpu_count() or 1
     out: list[Any] = [None] * len(args)
     bar = _progress(progress, len(args), label)
+    cluster = current()
     with bar as (advance), single_thread_blas():
-        if jobs == 1 or len(args) <= 1:
+        if cluster is not None and args:
+            out = map_ordered(fn, args, cluster, config=config, advance=advance, label=label,
+                              lost=lambda a, exc: _lost(fn, a, exc))
+        elif jobs == 1 or len(args) <= 1:
             for i, a in enumerate(args):
                 out[i] = fn(a)
                 advance()
@@ -336,6 +343,18 @@ def run_parallel(fn: Callable[[Any], Any], args: list[Any], *, jobs: int | None,
                     out[futs[fut]] = fut.result()
                     advance()
     return out
+
+
+def _lost(fn: Callable[[Any], Any], arg: Any, exc: BaseException) -> Any:
+    """The result of a task the cluster could not run: the pair's error row, or the file's error."""
+    why = f"not run on the cluster: {type(exc).__name__}: {exc}"
+    if fn is _score_task:
+        name, ref, deg = arg[:3]
+        row = _empty_row(name)
+        row["ref_path"], row["deg_path"] = (str(ref) if ref else None), (str(deg) if deg else None)
+        row["error"] = why
+        return row
+    return f"{arg[0]}: {why}"
 
 
 def single_thread_blas():  # noqa: ANN201

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ttsops.cli import quiet_option
+from ttsops.cluster import ClusterSpec, cluster_options
 
 
 @click.group()
@@ -30,8 +31,10 @@ def reference() -> None:
               help="Worker processes for scoring (0 = all cores).")
 @click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar.")
 @quiet_option
+@cluster_options()
 def build(texts: Path | None, out: Path, backend: str | None, seed: int, no_variability: bool, sampling: bool,
-          renders: int | None, temperature: float, jobs: int, no_progress: bool, quiet: bool) -> int:
+          renders: int | None, temperature: float, jobs: int, no_progress: bool, quiet: bool,
+          cluster: ClusterSpec) -> int:
     """Synthesize TEXTS (engine batch JSONL; default: the shipped set) into OUT with a manifest."""
     from quality.reference import DEFAULT_TEXTS, build_reference  # noqa: PLC0415
     from ttsops.errors import InputError  # noqa: PLC0415
@@ -39,10 +42,13 @@ def build(texts: Path | None, out: Path, backend: str | None, seed: int, no_vari
     texts = texts or DEFAULT_TEXTS
     if not texts.is_file():
         raise InputError("texts file not found", where=str(texts))
-    man = build_reference(texts, out, backend=backend, seed=seed, variability=not no_variability,
-                          jobs=jobs or None, progress=not (no_progress or quiet) and sys.stderr.isatty(),
-                          sampling=sampling,
-                          renders=(renders or 8) if sampling else (renders or 1), temperature=temperature)
+    from quality.cluster import running_on  # noqa: PLC0415
+
+    with running_on(cluster, log=None if quiet else lambda line: click.echo(line, err=True)):
+        man = build_reference(texts, out, backend=backend, seed=seed, variability=not no_variability,
+                              jobs=jobs or None, progress=not (no_progress or quiet) and sys.stderr.isatty(),
+                              sampling=sampling,
+                              renders=(renders or 8) if sampling else (renders or 1), temperature=temperature)
     what = (f"{man['sampling']['renders']} sampled renders of each text (seeds {man['sampling']['seeds'][0]}.."
             f"{man['sampling']['seeds'][-1]}, temperature {man['sampling']['temperature']})" if sampling else "one render a text")
     if not quiet:

@@ -6,10 +6,12 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ttsops.cli import color_option, quiet_option, use_color
+from ttsops.cluster import ClusterSpec, cluster_options
 from ttsops.errors import InputError
 
 
@@ -49,19 +51,19 @@ from ttsops.errors import InputError
 @click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar.")
 @color_option
 @quiet_option
+@cluster_options()
 def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: str | None, thresholds: Path | None,
             fmt: str, output: Path | None, json_out: Path | None, html_out: Path | None, log_dir: Path | None,
             prom: Path | None, mode: str, metrics_spec: str | None, history: Path | None, jobs: int,
-            no_progress: bool, color: str, no_color: bool, quiet: bool) -> int:
+            no_progress: bool, color: str, no_color: bool, quiet: bool, cluster: ClusterSpec) -> int:
     """Compare a candidate set with the baseline; exit 1 on regression.
 
     Every utterance (every text, in distribution mode) gets a verdict with the metrics that fired and
     a plain-words reason. Exit codes: 0 pass, 1 regression (or an utterance that could not be
     scored), 2 usage or unreadable input (a corrupt manifest or thresholds file included).
     """
-    from quality.features import ScoreConfig, parse_metrics  # noqa: PLC0415
-    from quality.regress import (choose_mode, load_thresholds, print_terminal, regress as run,  # noqa: PLC0415
-                                 write_log_lines, write_prom)
+    from quality.cluster import running_on  # noqa: PLC0415
+    from quality.regress import load_thresholds  # noqa: PLC0415
 
     if not baseline.is_dir():
         raise InputError("baseline directory not found", where=str(baseline),
@@ -69,6 +71,18 @@ def regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: s
     if bool(candidate) == synthesize:
         raise InputError("give exactly one of --candidate DIR or --synthesize", where="--candidate/--synthesize")
     t = load_thresholds(thresholds)
+    with running_on(cluster, log=None if quiet else lambda line: click.echo(line, err=True)):
+        return _regress(baseline, candidate, synthesize, backend, t, fmt, output, json_out, html_out, log_dir, prom,
+                        mode, metrics_spec, history, jobs, no_progress, color, no_color, quiet)
+
+
+def _regress(baseline: Path, candidate: Path | None, synthesize: bool, backend: str | None, t: Any, fmt: str,
+             output: Path | None, json_out: Path | None, html_out: Path | None, log_dir: Path | None,
+             prom: Path | None, mode: str, metrics_spec: str | None, history: Path | None, jobs: int,
+             no_progress: bool, color: str, no_color: bool, quiet: bool) -> int:
+    from quality.features import ScoreConfig, parse_metrics  # noqa: PLC0415
+    from quality.regress import choose_mode, print_terminal, regress as run, write_log_lines, write_prom  # noqa: PLC0415
+
     tmp = None
     cross = None
     if synthesize:

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ttsops.cli import color_option, quiet_option, use_color
+from ttsops.cluster import ClusterSpec, cluster_options
 from ttsops.errors import InputError
 
 
@@ -29,8 +30,9 @@ from ttsops.errors import InputError
 @click.option("--no-progress", is_flag=True, envvar="TTSOPS_NO_PROGRESS", help="No progress bar.")
 @color_option
 @quiet_option
+@cluster_options()
 def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_method: str, metrics_spec: str,
-          prompt: Path | None, no_progress: bool, color: str, no_color: bool, quiet: bool) -> int:
+          prompt: Path | None, no_progress: bool, color: str, no_color: bool, quiet: bool, cluster: ClusterSpec) -> int:
     """Score candidate audio against reference audio.
 
     REF and DEG are two WAV files, or two directories whose WAV files are matched by name. Exit 0
@@ -50,8 +52,11 @@ def score(ref: Path, deg: Path, fmt: str, output: Path | None, jobs: int, f0_met
         prompts = None
         if prompt is not None:
             prompts = wav_names(prompt) if prompt.is_dir() else {n: prompt for n in wav_names(deg)}
-        rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None, prompts=prompts,
-                           progress=not (no_progress or quiet) and sys.stderr.isatty())
+        from quality.cluster import running_on  # noqa: PLC0415
+
+        with running_on(cluster, log=None if quiet else lambda line: click.echo(line, err=True)):
+            rows = score_pairs(match_dirs(ref, deg), config=cfg, jobs=jobs or None, prompts=prompts,
+                               progress=not (no_progress or quiet) and sys.stderr.isatty())
     else:
         if prompt is not None and prompt.is_dir():
             prompt = wav_names(prompt).get(deg.stem)
