@@ -1,8 +1,8 @@
-"""One process vs a Dask LocalCluster of 1 and 2 workers, same input, same run: analysis and batch
-synthesis; identical results checked; the measured parts projected to 8, 32 and 128 workers.
+"""One process vs a Dask LocalCluster of 1 and 2 workers, same input, same run: analysis, batch
+synthesis and quality scoring; identical results checked; the measured parts projected to 8, 32 and 128 workers.
 
-    nice python benchmarks/bench_dask.py                 # 4 M HDFS lines, 400 batch tasks, 3 alternating runs
-    nice python benchmarks/bench_dask.py --quick         # 400 k lines, 80 tasks, 1 run
+    nice python benchmarks/bench_dask.py                 # 4 M HDFS lines, 400 batch tasks, 200 pairs, 3 alternating runs
+    nice python benchmarks/bench_dask.py --quick         # 400 k lines, 80 tasks, 40 pairs, 1 run
 
 Prints tables (with the load average: the machine is shared) and writes benchmarks/results/dask.json.
 
@@ -11,6 +11,7 @@ read with the HDFS ``--log-format``. Times exclude starting the cluster (seconds
 The 1- and 2-worker clusters run side by side and their runs alternate (the load of the shared
 machine moves in minutes); the table shows the median run, every run, and the best of each.
 Batch: espeak tasks (six sentences x six speakers, each repeated 4-8 times: a paragraph) into a fresh folder each time.
+Scoring: engine references against the same with noise at 30 dB SNR, default metrics; rows compared exactly.
 Scheduler overhead: 2000 no-op tasks through the 2-worker cluster (submit -> result, per task).
 """
 from __future__ import annotations
@@ -126,6 +127,58 @@ def bench_batch(tmp: Path, n: int, repeat: int) -> dict:
     return rows
 
 
+def _rows_text(rows: list[dict]) -> str:
+    """The rows as reported (6 decimals): separate processes may differ in a float's last bit (ESTOI's
+    numpy sums vectorise by the arrays' memory alignment; one process's rows repeat exactly)."""
+    from quality.score import clean_row
+
+    return json.dumps([clean_row(r) for r in rows])
+
+
+def bench_scoring(tmp: Path, n: int, repeat: int) -> dict:
+    """``n`` pairs (engine references vs the same with noise at 30 dB SNR), default metrics (PESQ,
+    STOI, MCD, F0): one process, the local process pool (-j 2), 1 and 2 Dask workers."""
+    from engine.batch import run_batch
+    from engine.config import EngineConfig
+    from quality.cluster import on_cluster
+    from quality.degrade import degrade_dir
+    from quality.score import match_dirs, score_pairs
+    from ttsops.cluster import ClusterSpec, connect
+
+    tasks = tmp / "score-tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"input_text": TEXTS[i % 6] * (1 + i % 3), "name": f"p{i:04d}",
+                                         "speaker": SPEAKERS[(i // 6) % 6]}, ensure_ascii=False) + "\n"
+                             for i in range(n)), encoding="utf-8")
+    refs, cands = tmp / "score-ref", tmp / "score-cand"
+    run_batch(tasks, refs, config=EngineConfig().with_(log_dir=tmp / "score-logs"))
+    degrade_dir(refs, cands, "noise_30db")
+    pairs = match_dirs(refs, cands)
+    t, c = time.perf_counter(), time.process_time()
+    ref = _rows_text(score_pairs(pairs, jobs=1, progress=False))
+    rows = {"in-process": {"seconds": time.perf_counter() - t, "cpu": time.process_time() - c, "load": _load()}}
+    t = time.perf_counter()
+    same = _rows_text(score_pairs(pairs, jobs=2, progress=False)) == ref
+    rows["local pool -j 2"] = {"seconds": time.perf_counter() - t, "load": _load(), "same": same}
+    runs: dict[int, list] = {1: [], 2: []}
+    with connect(ClusterSpec(workers=1)) as c1, connect(ClusterSpec(workers=2)) as c2:
+        for client in (c1, c2):   # imports warm (as a long-lived cluster's would be); models load on the first task
+            client.run(lambda: __import__("quality.score"))
+        for _ in range(repeat):
+            for w, client in ((1, c1), (2, c2)):
+                t, c = time.perf_counter(), time.process_time()
+                with on_cluster(client) as run:
+                    out = _rows_text(score_pairs(pairs, jobs=1, progress=False))
+                tally = run.history[-1][1]
+                runs[w].append({"seconds": time.perf_counter() - t, "load": _load(), "same": out == ref,
+                                "client_cpu": time.process_time() - c,
+                                "worker_cpu": sum(v[1] for v in tally.values()),
+                                "busiest_worker_cpu": max(v[1] for v in tally.values())})
+    for w in (1, 2):
+        rows[f"{w} worker(s)"] = _median_row(runs[w])
+    rows["pairs"] = len(pairs)
+    return rows
+
+
 def bench_overhead(n: int = 2000) -> dict:
     from distributed import wait
 
@@ -173,6 +226,7 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--lines", type=int, default=None)
     ap.add_argument("--tasks", type=int, default=None)
+    ap.add_argument("--pairs", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=None, help="alternating 1/2-worker runs (median shown)")
     ap.add_argument("--project", action="store_true", help="only redo the projection from results/dask.json")
     args = ap.parse_args()
@@ -186,7 +240,8 @@ def main() -> int:
         return 0
     lines = args.lines or (400_000 if args.quick else 4_000_000)
     ntasks = args.tasks or (80 if args.quick else 400)
-    res: dict = {"cores": os.cpu_count(), "load_before": _load(), "lines": lines, "tasks": ntasks}
+    npairs = args.pairs or (40 if args.quick else 200)
+    res: dict = {"cores": os.cpu_count(), "load_before": _load(), "lines": lines, "tasks": ntasks, "pairs": npairs}
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
         log = tmp / "hdfs.log"
@@ -194,13 +249,16 @@ def main() -> int:
         res["input_mb"] = log.stat().st_size / 1e6
         res["analysis"] = bench_analysis(log, repeat)
         res["batch"] = bench_batch(tmp, ntasks, repeat)
+        res["scoring"] = bench_scoring(tmp, npairs, repeat)
     res["overhead"] = bench_overhead()
     res["projection"] = project(res["analysis"], res["overhead"])
     res["load_after"] = _load()
 
     print(f"\ncores {res['cores']}, load average before {res['load_before']}, after {res['load_after']}")
     for name, rows, unit in (("analysis", res["analysis"], f"{lines:,} lines ({res['input_mb']:.0f} MB)"),
-                             ("batch", res["batch"], f"{ntasks} tasks")):
+                             ("batch", res["batch"], f"{ntasks} tasks"),
+                             ("scoring", {k: v for k, v in res["scoring"].items() if isinstance(v, dict)},
+                              f"{npairs} pairs")):
         base1 = rows["1 worker(s)"]["seconds"]
         print(f"\n{name}: {unit}")
         print(f"{'run':<12} {'seconds':>8} {'vs 1 worker':>12} {'vs in-process':>14} {'identical':>10}  "
@@ -225,6 +283,10 @@ def main() -> int:
           f"workers (busiest {b2['busiest_worker_cpu']:.1f}s), {b2['client_cpu']:.1f}s on the client (lock, manifest, "
           f"scheduler), at the same time -> on 2 idle cores about "
           f"{b['in-process']['cpu'] / max(b2['busiest_worker_cpu'], b2['client_cpu']):.2f}x (3 cores: client beside)")
+    q, q2 = res["scoring"], res["scoring"]["2 worker(s)"]
+    print(f"scoring in CPU seconds: in-process {q['in-process']['cpu']:.1f}s; 2 workers: {q2['worker_cpu']:.1f}s on the "
+          f"workers (busiest {q2['busiest_worker_cpu']:.1f}s), {q2['client_cpu']:.1f}s on the client -> on 2 idle cores "
+          f"about {q['in-process']['cpu'] / max(q2['busiest_worker_cpu'], q2['client_cpu']):.2f}x")
     t = res["analysis"]["2 worker(s)"]["timings"]
     print(f"\nanalysis parts (2 workers): plan {t['plan']:.2f}s, read on workers {t['read']:.1f}s wall / "
           f"{t['worker']:.1f}s worker time in {t['pieces']} pieces ({t['worker'] / t['pieces']:.2f}s each), "
@@ -236,7 +298,8 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "dask.json").write_text(json.dumps(res, indent=2, default=str), encoding="utf-8")
-    ok = all(r.get("same", True) for rows in (res["analysis"], res["batch"]) for r in rows.values())
+    ok = all(r.get("same", True) for rows in (res["analysis"], res["batch"], res["scoring"]) for r in rows.values()
+             if isinstance(r, dict))
     return 0 if ok else 1
 
 

@@ -54,9 +54,10 @@ def make_on_worker(task: Task, out: str, cfg: EngineConfig) -> tuple[dict[str, A
     """One task on a Dask worker: ``(output, error, worker address, CPU seconds)``."""
     import time
 
-    from ttsops.cluster import worker_name
+    from ttsops.cluster import tune_worker_malloc, worker_name
 
     c0 = time.process_time()
+    tune_worker_malloc()
     worker = worker_name()
     output, error = attempt(_warm_engine(cfg, worker), task, Path(out))
     return output, error, worker, time.process_time() - c0

@@ -33,11 +33,12 @@ _CURRENT: contextvars.ContextVar["ClusterRun | None"] = contextvars.ContextVar("
 @dataclass
 class ClusterRun:
     """The client this block's work goes to, and what each worker did (``tally``: worker address ->
-    [tasks, CPU seconds])."""
+    [tasks, CPU seconds] of the map in progress; ``history``: ``(label, tally)`` of each map done)."""
 
     client: Any
     log: Callable[[str], None] = lambda _line: None
     tally: dict[str, list[float]] = field(default_factory=dict)
+    history: list[tuple[str, dict[str, list[float]]]] = field(default_factory=list)
 
     def account(self, worker: str, cpu: float) -> None:
         t = self.tally.setdefault(worker, [0, 0.0])
@@ -97,9 +98,10 @@ def _warm(config: Any) -> None:
 
 def _task(fn: Callable[[Any], Any], arg: Any, config: Any) -> tuple[str, Any, float]:
     """One task on a worker: ``(worker address, fn(arg), CPU seconds)``."""
-    from ttsops.cluster import worker_name  # noqa: PLC0415
+    from ttsops.cluster import tune_worker_malloc, worker_name  # noqa: PLC0415
 
     c0 = time.process_time()
+    tune_worker_malloc()
     _warm(config)
     result = fn(arg)
     return worker_name(), result, time.process_time() - c0
@@ -143,5 +145,6 @@ def map_ordered(fn: Callable[[Any], Any], args: Sequence[Any], run: ClusterRun, 
         take()
     for line in run.summary_lines(label):
         run.log(line)
-    run.tally.clear()
+    run.history.append((label, run.tally))
+    run.tally = {}
     return out

@@ -147,9 +147,10 @@ def read_piece(piece: Piece, config: AnalyzeConfig, kb: KnowledgeBase, *,
                override: Sequence[int] | None = None) -> PieceResult:
     """Read and mine one piece (see the module doc)."""
     from analyzer.pipeline import Analyzer
-    from ttsops.cluster import worker_name
+    from ttsops.cluster import tune_worker_malloc, worker_name
 
     t0, c0 = time.perf_counter(), time.process_time()
+    tune_worker_malloc()
     stats = ReadStats()
     recorder = MaskRecorder(_masker(config), override)
     cands = CandidateRecorder()

@@ -16,7 +16,7 @@ pytest.importorskip("distributed")
 from quality.cluster import current, map_ordered, on_cluster  # noqa: E402
 from quality.reference import build_reference  # noqa: E402
 from quality.regress import regress  # noqa: E402
-from quality.score import match_dirs, score_pairs  # noqa: E402
+from quality.score import clean_row, match_dirs, score_pairs  # noqa: E402
 from ttsops.cluster import ClusterSpec, connect  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("dask")
@@ -84,6 +84,16 @@ def test_sampling_set_on_the_cluster_is_the_same_set(tmp_path, texts, client):
     assert not list((tmp_path / "many").glob("bad_c*")) and not list((tmp_path / "one").glob("bad_c*"))
 
 
+def _same_rows(a: list[dict], b: list[dict]) -> None:
+    """The same rows as reported (6 decimals), and raw floats equal but for the last bits (separate
+    processes: numpy's vectorised sums in ESTOI depend on the arrays' memory alignment)."""
+    assert [clean_row(r) for r in a] == [clean_row(r) for r in b]
+    for ra, rb in zip(a, b):
+        for k, v in ra.items():
+            if isinstance(v, float) and v == v:
+                assert v == pytest.approx(rb[k], rel=1e-12, abs=1e-12), (ra["name"], k)
+
+
 def test_scores_on_the_cluster_equal_one_process(built, client):
     d, _, _ = built
     pairs = match_dirs(d / "one", d / "noisy")
@@ -93,7 +103,7 @@ def test_scores_on_the_cluster_equal_one_process(built, client):
         remote = score_pairs(pairs, jobs=1, progress=False)
         assert current() is run
     assert current() is None
-    assert json.dumps(remote) == json.dumps(local)   # exact floats (NaN where not measured)
+    _same_rows(remote, local)
     assert all(r["error"] is None and r["pesq_wb"] > 1 for r in local)
     assert sum(int(ln.split(" did ")[1].split()[0]) for ln in lines if " did " in ln) == len(pairs)
 
