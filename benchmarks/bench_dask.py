@@ -228,6 +228,9 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=None)
     ap.add_argument("--pairs", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=None, help="alternating 1/2-worker runs (median shown)")
+    ap.add_argument("--only", default=None, metavar="PARTS",
+                    help="comma-separated parts to run again (analysis, batch, scoring); the others are "
+                         "kept from results/dask.json")
     ap.add_argument("--project", action="store_true", help="only redo the projection from results/dask.json")
     args = ap.parse_args()
     repeat = args.repeat or (1 if args.quick else 3)
@@ -241,15 +244,23 @@ def main() -> int:
     lines = args.lines or (400_000 if args.quick else 4_000_000)
     ntasks = args.tasks or (80 if args.quick else 400)
     npairs = args.pairs or (40 if args.quick else 200)
-    res: dict = {"cores": os.cpu_count(), "load_before": _load(), "lines": lines, "tasks": ntasks, "pairs": npairs}
+    parts = set((args.only or "analysis,batch,scoring").split(","))
+    res: dict = {}
+    if args.only:  # the other parts from the last full run
+        res = json.loads((ROOT / "benchmarks" / "results" / "dask.json").read_text(encoding="utf-8"))
+        lines, ntasks, npairs = res["lines"], res["tasks"], res["pairs"]
+    res.update({"cores": os.cpu_count(), "load_before": _load(), "lines": lines, "tasks": ntasks, "pairs": npairs})
     with tempfile.TemporaryDirectory() as td:
         tmp = Path(td)
-        log = tmp / "hdfs.log"
-        make_input(log, lines)
-        res["input_mb"] = log.stat().st_size / 1e6
-        res["analysis"] = bench_analysis(log, repeat)
-        res["batch"] = bench_batch(tmp, ntasks, repeat)
-        res["scoring"] = bench_scoring(tmp, npairs, repeat)
+        if "analysis" in parts:
+            log = tmp / "hdfs.log"
+            make_input(log, lines)
+            res["input_mb"] = log.stat().st_size / 1e6
+            res["analysis"] = bench_analysis(log, repeat)
+        if "batch" in parts:
+            res["batch"] = bench_batch(tmp, ntasks, repeat)
+        if "scoring" in parts:
+            res["scoring"] = bench_scoring(tmp, npairs, repeat)
     res["overhead"] = bench_overhead()
     res["projection"] = project(res["analysis"], res["overhead"])
     res["load_after"] = _load()

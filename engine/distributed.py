@@ -8,9 +8,11 @@ Who does what:
 * a worker synthesizes a task with its engine (built once per worker process and kept warm, its
   logs in ``LOG_DIR/worker-<host>-<port>/``) and writes ``OUT/<name>.wav`` atomically (temp file,
   fsync, rename), so workers must see OUT at the same path (a shared folder);
-* a task a dying worker was running is rerun by Dask on another worker (its WAV is rewritten whole,
-  byte-identical: the engine is deterministic); the client appends the manifest entry when the
-  result arrives, once, so every task ends exactly once: in the manifest or in failed.jsonl. A
+* tasks go in chunks sized from a task's measured cost (short eSpeak tasks up to 8 together, long
+  neural ones alone), so the scheduler's few ms a task do not eat the workers' time;
+* a chunk a dying worker was running is rerun by Dask on another worker (its WAVs are rewritten
+  whole, byte-identical: the engine is deterministic); the client appends the manifest entries when
+  the result arrives, once, so every task ends exactly once: in the manifest or in failed.jsonl. A
   task whose workers keep dying (``distributed.scheduler.allowed-failures``) fails with that reason.
 
 GPU workers: start them with ``dask worker ADDRESS --resources GPU=1`` and give ``--resources
@@ -50,25 +52,37 @@ def _warm_engine(cfg: EngineConfig, worker: str) -> Any:
     return engine
 
 
-def make_on_worker(task: Task, out: str, cfg: EngineConfig) -> tuple[dict[str, Any] | None, TaskError | None, str, float]:
-    """One task on a Dask worker: ``(output, error, worker address, CPU seconds)``."""
+def make_on_worker(tasks: list[Task], out: str, cfg: EngineConfig) -> list[tuple[dict[str, Any] | None, TaskError | None, str, float]]:
+    """A chunk of tasks on a Dask worker: per task ``(output, error, worker address, CPU seconds)``."""
     import time
 
     from ttsops.cluster import tune_worker_malloc, worker_name
 
-    c0 = time.process_time()
     tune_worker_malloc()
     worker = worker_name()
-    output, error = attempt(_warm_engine(cfg, worker), task, Path(out))
-    return output, error, worker, time.process_time() - c0
+    engine = _warm_engine(cfg, worker)
+    done = []
+    for task in tasks:
+        c0 = time.process_time()
+        output, error = attempt(engine, task, Path(out))
+        done.append((output, error, worker, time.process_time() - c0))
+    return done
+
+
+#: tasks a chunk: enough that a chunk's work is ~TARGET_CHUNK_S (the scheduler's few ms a task are
+#: then small beside it), never more than MAX_CHUNK (the end of the run stays balanced)
+TARGET_CHUNK_S = 0.1
+MAX_CHUNK = 8
 
 
 class ClusterMaker:
-    """Where :func:`engine.batch.run_batch` makes audio on a Dask cluster (``maker=``): at most
-    ``window`` tasks in flight (default four a worker thread), results taken as they finish."""
+    """Where :func:`engine.batch.run_batch` makes audio on a Dask cluster (``maker=``): tasks go in
+    chunks sized from the measured cost of a task (one at a time until a result says; short tasks,
+    such as eSpeak's ~20 ms, up to :data:`MAX_CHUNK` together, seconds-long neural ones alone), at
+    most ``window`` chunks in flight (default four a worker thread), results taken as they finish."""
 
     def __init__(self, run: _Run, client: Any, *, resources: dict[str, float] | None = None,
-                 window: int | None = None):
+                 window: int | None = None, chunk: int | None = None):
         from distributed import as_completed
 
         from engine.logs import EngineLogs
@@ -80,9 +94,12 @@ class ClusterMaker:
         check_resources(client, self.resources)
         threads = max(1, sum(client.nthreads().values()))
         self.window = window or 4 * threads
-        self.pending: dict[Any, tuple[Task, str, str]] = {}
+        self.fixed_chunk = chunk
+        self.pending: dict[Any, list[tuple[Task, str, str]]] = {}
+        self.buffer: list[tuple[Task, str, str]] = []
         #: CPU seconds spent making audio, per worker
         self.cpu: dict[str, float] = {}
+        self.tasks_done = 0
         self.done_iter = as_completed()
         cfg = run.cfg
         self.logs = EngineLogs(cfg.log_dir, stderr=cfg.log_stderr, inference_rotation=cfg.inference_rotation,
@@ -92,27 +109,49 @@ class ClusterMaker:
             f"Batch on a Dask cluster: {threads} worker thread(s) at {client.scheduler.address}"
             + (f", resources {self.resources}" if self.resources else ""))
 
+    def chunk_size(self) -> int:
+        if self.fixed_chunk:
+            return self.fixed_chunk
+        if not self.tasks_done:
+            return 1
+        per_task = sum(self.cpu.values()) / self.tasks_done
+        return max(1, min(MAX_CHUNK, int(TARGET_CHUNK_S / max(per_task, 1e-6))))
+
     def submit(self, task: Task, fp: str, state: str) -> None:
-        fut = self.client.submit(make_on_worker, task, str(self.run.out), self.cfg, pure=False,
-                                 resources=self.resources, key=f"tts-task-{task.line}-{task.name}-{id(self):x}")
-        self.pending[fut] = (task, fp, state)
-        self.done_iter.add(fut)
+        self.buffer.append((task, fp, state))
+        if len(self.buffer) >= self.chunk_size():
+            self._send()
         while len(self.pending) >= self.window:
             self._take()
 
+    def _send(self) -> None:
+        if not self.buffer:
+            return
+        chunk, self.buffer = self.buffer, []
+        first = chunk[0][0]
+        fut = self.client.submit(make_on_worker, [t for t, _fp, _st in chunk], str(self.run.out), self.cfg,
+                                 pure=False, resources=self.resources,
+                                 key=f"tts-task-{first.line}-{first.name}-{len(chunk)}-{id(self):x}")
+        self.pending[fut] = chunk
+        self.done_iter.add(fut)
+
     def _take(self) -> None:
         fut = next(self.done_iter)
-        task, fp, state = self.pending.pop(fut)
+        chunk = self.pending.pop(fut)
         try:
-            output, error, worker, cpu = fut.result()
-            self.cpu[worker] = self.cpu.get(worker, 0.0) + cpu
-        except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler: this task fails, the run goes on
-            output, error, worker = None, TaskError(f"line {task.line}: not made on the cluster: "
-                                                    f"{type(exc).__name__}: {exc}"), None
+            results = fut.result()
+        except Exception as exc:  # noqa: BLE001 - KilledWorker, a lost scheduler: these tasks fail, the run goes on
+            results = [(None, TaskError(f"line {task.line}: not made on the cluster: {type(exc).__name__}: {exc}"),
+                        None, 0.0) for task, _fp, _st in chunk]
         fut.release()
-        self.run.made(task, fp, state, output, error, worker)
+        for (task, fp, state), (output, error, worker, cpu) in zip(chunk, results):
+            if worker is not None:
+                self.cpu[worker] = self.cpu.get(worker, 0.0) + cpu
+                self.tasks_done += 1
+            self.run.made(task, fp, state, output, error, worker)
 
     def drain(self) -> None:
+        self._send()
         while self.pending:
             self._take()
 
@@ -121,4 +160,5 @@ class ClusterMaker:
         for fut in list(self.pending):
             fut.cancel()
         self.pending.clear()
+        self.buffer.clear()
         self.logs.close()
