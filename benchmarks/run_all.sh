@@ -20,4 +20,5 @@ run python benchmarks/bench_quality.py
 run python benchmarks/bench_quality_neural.py
 run python benchmarks/bench_backends.py
 run python benchmarks/bench_service.py
+run python benchmarks/bench_dask.py "${quick[@]}"
 exit $status
