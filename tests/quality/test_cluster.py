@@ -118,6 +118,20 @@ def test_regress_on_the_cluster_gives_the_same_verdicts(built, client):
     assert remote == local and local["verdict"] == "regression"
 
 
+def test_resynthesis_on_the_cluster_is_the_same_candidate(built, client, tmp_path):
+    from quality.reference import resynthesize_set
+
+    d, one, _ = built
+    local = resynthesize_set(d / "one", tmp_path / "local")
+    with on_cluster(client):
+        remote = resynthesize_set(d / "one", tmp_path / "remote")
+    assert remote == local == {"cross_engine": False, "backend": "espeak"}
+    names = sorted(p.name for p in (tmp_path / "local").glob("*.wav"))
+    assert names == sorted(u["file"] for u in one["utterances"])
+    for n in names:
+        assert (tmp_path / "remote" / n).read_bytes() == (tmp_path / "local" / n).read_bytes()
+
+
 def _die_on_b(arg: str) -> str:
     if arg == "b":
         os._exit(3)  # the worker process dies mid-task
