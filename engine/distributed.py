@@ -29,7 +29,7 @@ from typing import Any
 from engine.batch import TaskError, Task, _Run, attempt
 from engine.config import EngineConfig
 
-__all__ = ["ClusterMaker", "make_on_worker"]
+__all__ = ["ClusterMaker", "make_on_worker", "warm_engine"]
 
 #: engines kept warm in this (worker) process, by configuration
 _ENGINES: dict[str, Any] = {}
@@ -41,9 +41,11 @@ def _worker_log_dir(cfg: EngineConfig, worker: str) -> Path | None:
     return Path(cfg.log_dir) / ("worker-" + re.sub(r"[^A-Za-z0-9.]+", "-", worker.split("://")[-1]).strip("-"))
 
 
-def _warm_engine(cfg: EngineConfig, worker: str) -> Any:
-    """This worker's engine for ``cfg``, built on its first task (models load once per worker)."""
-    key = hashlib.sha256(pickle.dumps(cfg)).hexdigest()
+def warm_engine(cfg: EngineConfig, worker: str, purpose: str = "") -> Any:
+    """This worker's engine for ``cfg`` (and ``purpose``: a caller that needs an engine of its own,
+    e.g. tts-quality's fresh re-synthesis, names one), built on its first task: models load once
+    per worker."""
+    key = hashlib.sha256(pickle.dumps((cfg, purpose))).hexdigest()
     engine = _ENGINES.get(key)
     if engine is None:
         from engine.synth import Engine
@@ -60,7 +62,7 @@ def make_on_worker(tasks: list[Task], out: str, cfg: EngineConfig) -> list[tuple
 
     tune_worker_malloc()
     worker = worker_name()
-    engine = _warm_engine(cfg, worker)
+    engine = warm_engine(cfg, worker)
     done = []
     for task in tasks:
         c0 = time.process_time()

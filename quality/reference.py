@@ -76,16 +76,21 @@ def iter_texts(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | Excepti
         yield n, f
 
 
-def _engine(backend: str | None = None, log_dir: Path | None = None):
+def _engine_config(backend: str | None = None, log_dir: Path | None = None):
     from engine.config import EngineConfig  # noqa: PLC0415
-    from engine.synth import Engine  # noqa: PLC0415
 
     cfg = EngineConfig(log_dir=log_dir)
     if backend:
         from dataclasses import replace  # noqa: PLC0415
 
         cfg = replace(cfg, default_backend=backend)
-    return Engine(cfg)
+    return cfg
+
+
+def _engine(backend: str | None = None, log_dir: Path | None = None):
+    from engine.synth import Engine  # noqa: PLC0415
+
+    return Engine(_engine_config(backend, log_dir))
 
 
 def _synth(eng: Any, u: dict[str, Any], out: Path, *, seed: int | None = None, backend: str | None = None,
@@ -103,17 +108,14 @@ def _synth(eng: Any, u: dict[str, Any], out: Path, *, seed: int | None = None, b
             "request_id": res.request_id}
 
 
-#: engines kept warm in this (Dask worker) process, by (back-end, purpose)
-_WORKER_ENGINES: dict[tuple[str | None, str], Any] = {}
-
-
 def _synth_on_worker(job: tuple[dict[str, Any], str, int | None, str | None, str | None, str]) -> dict[str, Any] | str:
     """One render on a Dask worker with this worker's engine for (back-end, purpose): its info, or the
     error as ``"Type: message"`` (plain data either way)."""
+    from engine.distributed import warm_engine  # noqa: PLC0415
+    from ttsops.cluster import worker_name  # noqa: PLC0415
+
     u, out, seed, file, backend, purpose = job
-    eng = _WORKER_ENGINES.get((backend, purpose))
-    if eng is None:
-        eng = _WORKER_ENGINES[(backend, purpose)] = _engine(backend)
+    eng = warm_engine(_engine_config(backend), worker_name(), purpose)
     try:
         return _synth(eng, u, Path(out), seed=seed, backend=backend, file=file)
     except Exception as exc:  # noqa: BLE001 - one bad text must not stop the set
