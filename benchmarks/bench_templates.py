@@ -95,8 +95,8 @@ def score_ours(sets: dict, config=None) -> dict:  # noqa: ANN001
             miner, ids = res.miner, list(res.ids)
         else:
             miner = TemplateMiner(config)
-            pairs = [(m, miner.add_masked_cluster(m)[1]) for m in map(miner.mask, contents)]
-            ids = [miner.resolve(m, c) for m, c in pairs]
+            masked = [miner.mask(c) for c in contents]
+            ids = miner.resolve_all(masked, [miner.add_masked_cluster(m)[1] for m in masked])
         tmpl = miner.templates()
         if len(ids) != len(tids):
             raise SystemExit(f"{name}: {len(ids)} records for {len(tids)} ground-truth rows")

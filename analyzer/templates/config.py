@@ -33,8 +33,8 @@ class TemplateConfig:
         position holding more than ``k`` words).
     merge_runs : templates whose constant words are the same, in the same order, and that differ only
         in how many variable tokens stand between them are one template (a variable of several words).
-    split_glued : cut tokens after ``= : , (`` and before ``)`` where no space is, so that
-        ``key=value`` and ``f(x)`` hold one position per part.
+    split_glued : cut tokens after ``= : , (`` and before ``)`` and ``,`` where no space is, so
+        that ``key=value`` and ``f(x)`` hold one position per part and a comma is its own token.
     snapshot_every : save the state every N new templates (0: only on ``save()``).
     """
 

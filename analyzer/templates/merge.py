@@ -19,7 +19,9 @@ one number ``k``:
 
 * **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
-  at that place, and the run is one variable (a value of several words).
+  at that place, and the run is one variable (a value of several words), unless every run starts
+  (or ends) with the same word: that word is the constant beside the value, and the family one word
+  shorter is the aligned one.
 
 Cost: families index each template under each of its positions, O(L^2) per new or changed cluster
 or template; templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip both family merges.
@@ -277,6 +279,19 @@ class ClusterMerger:
                                                      set(strs(words)), var]
 
 
+def _variable_family(fam: list, k: int) -> bool:
+    """A segment family is a variable: more than ``k`` runs, or a variable seen at its place, and
+    its runs do not all start (or all end) with one word. A word that every run shares is the
+    constant next to the value (``X from`` / ``X Y from``): the family one word shorter is the
+    aligned one, and this one would swallow the constant."""
+    runs = fam[0]
+    if not runs or not (fam[1] or len(runs) > k):
+        return False
+    if len(runs) < 2:
+        return True
+    return len({r[0] for r in runs}) > 1 and len({r[-1] for r in runs}) > 1
+
+
 class SegmentFamilies:
     """Templates equal but for a middle run of one to :data:`MAX_SEGMENT` words, of any length: the
     run is a variable (a value of several words: a name with spaces, a free-text reason) when more
@@ -314,12 +329,12 @@ class SegmentFamilies:
             fam = self.fam.get(key)
             if fam is None:
                 fam = self.fam[key] = [set(), False]
-            was = fam[1] or len(fam[0]) > k
+            was = _variable_family(fam, k)
             if toks[i] == "<*>":
                 fam[1] = True
             elif len(fam[0]) <= k:
                 fam[0].add(toks[i:j])
-            flipped = flipped or (not was and (fam[1] or len(fam[0]) > k) and bool(fam[0]))
+            flipped = flipped or (not was and _variable_family(fam, k))
         return flipped
 
     def generalize(self, toks: tuple[str, ...]) -> tuple[str, ...]:
@@ -334,7 +349,7 @@ class SegmentFamilies:
                 if toks[i] == "<*>":
                     continue
                 fam = self.fam.get((toks[:i], toks[j:]))
-                if fam is not None and (fam[1] or len(fam[0]) > k):
+                if fam is not None and _variable_family(fam, k):
                     left = toks[:i] if not (i and toks[i - 1] == "<*>") else toks[:i - 1]
                     right = toks[j:] if not (j < len(toks) and toks[j] == "<*>") else toks[j + 1:]
                     toks = left + ("<*>",) + right

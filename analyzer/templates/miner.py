@@ -18,8 +18,8 @@ What the layer decides, with one number ``k`` (``split_max_values``) and no list
   how many variable tokens stand between them are one template (a variable that spans words).
 
 Ids are handed out as messages stream in; a later merge or split folds an id into another
-(:meth:`TemplateMiner.canonical`), and :meth:`TemplateMiner.resolve` gives the final id of a message
-with everything seen (the batch path). With ``state_dir`` the state is saved as plain JSON
+(:meth:`TemplateMiner.canonical`), and :meth:`TemplateMiner.resolve_all` gives the final ids of
+messages with everything seen (the batch path). With ``state_dir`` the state is saved as plain JSON
 (persistence.py) and reloaded, so ids stay stable between runs.
 """
 from __future__ import annotations
@@ -64,11 +64,14 @@ class TemplateMiner:
         self.segments = SegmentFamilies(self._k, keyed=c.depth - 3)
         self._cache: dict[str, tuple[int, int]] = {}   # masked -> (template id, Drain cluster id)
         self._keys: dict[str, int] = {}                # template key -> id
+        self._pid_key: dict[int, str] = {}             # id -> template key (the inverse)
+        self._cover_rx: dict[str, re.Pattern[str]] = {}
         self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
         self._text: dict[str, list] = {}               # key -> [first text, several texts seen]
         self._counts: dict[int, int] = {}
         self._tmpl_cache: dict[int, str] = {}
         self._new_since_save = 0
+        self._flips = 0                                # segment families turned variable so far
         self._split = (lambda s: s.split()) if not c.extra_delimiters else self.drain.get_content_as_tokens
         if persistence is None and state_dir is not None:
             persistence = FilePersistence(Path(state_dir) / STATE_FILE)
@@ -195,11 +198,19 @@ class TemplateMiner:
             return pid, False
         pid = len(self._origin) + 1
         self._keys[key] = pid
+        self._pid_key[pid] = key
         self._origin[pid] = (canon, toks)
         self._text[key] = [text, False]
-        if self.config.merge_runs and self.segments.register(self._collapse(toks)):
-            self._cache.clear()
-            self._tmpl_cache.clear()
+        if self.config.merge_runs:
+            collapsed = self._collapse(toks)
+            flipped = self.segments.register(collapsed)
+            general = tuple(key.split(" "))
+            if general != collapsed:   # the generalized form too: a second run's family sees it
+                flipped = self.segments.register(general) or flipped
+            if flipped:
+                self._flips += 1
+                self._cache.clear()
+                self._tmpl_cache.clear()
         return pid, True
 
     def _assign(self, canon: int, tokens: list[str]) -> tuple[int, bool]:
@@ -212,32 +223,55 @@ class TemplateMiner:
         glued = glue(masked) if self.config.split_glued else masked
         return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
 
+    def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> list[int]:
+        """:meth:`resolve` of every distinct masked message, repeated until no segment family turns
+        variable during a pass (resolving registers templates, and a run that turns variable can
+        make another run's family variable: a message with two values of several words)."""
+        ids: list[int] = []
+        for _ in range(max_passes):
+            before = self._flips
+            ids = [self.resolve(m, c) for m, c in zip(masked, cluster_ids)]
+            if self._flips == before:
+                break
+        return ids
+
     def canonical(self, template_id: int) -> int:
         """The id that template ``template_id`` has become after later merges and splits (itself
-        when nothing changed): use it to fold ids handed out while streaming."""
+        when nothing changed): use it to fold ids handed out while streaming. An id folds only into
+        a template that covers its own (``for <*> from`` covers ``for alice from``); when later
+        statistics send its first message elsewhere sideways, its key is still a final template
+        (``resolve_all`` hands it out) and the id stays."""
         origin = self._origin.get(template_id)
         if origin is None:
             return template_id
         cid, toks = origin
         canon = self.merger.find(cid)
-        return self._id_for(canon, self._tokens_of(canon, toks))[0]
+        pid = self._id_for(canon, self._tokens_of(canon, toks))[0]
+        if pid == template_id or not self._covers(self._pid_key[pid], self._pid_key[template_id]):
+            return template_id
+        return pid
+
+    def _covers(self, general: str, key: str) -> bool:
+        """True when template key ``key`` is an instance of ``general`` (each ``<*>`` of ``general``
+        standing for one or more tokens)."""
+        rx = self._cover_rx.get(general)
+        if rx is None:
+            if len(self._cover_rx) > 4 * len(self._keys) + 1024:
+                self._cover_rx.clear()
+            parts = [r"\S+(?: \S+)*?" if t == "<*>" else re.escape(t).replace(re.escape("<*>"), r"\S+")
+                     for t in general.split(" ")]
+            rx = self._cover_rx[general] = re.compile(" ".join(parts))
+        return rx.fullmatch(key) is not None
 
     def template(self, pid: int) -> str:
         """Current text of template ``pid`` (of the template it folded into, if it did)."""
         t = self._tmpl_cache.get(pid)
         if t is None:
-            origin = self._origin.get(pid)
-            if origin is None:
+            if pid not in self._origin:
                 return ""
-            cid, toks = origin
-            canon = self.merger.find(cid)
-            toks = self._tokens_of(canon, toks)
-            key = self._key(toks)
-            entry = self._text.get(key)
-            if entry is None:
-                self._id_for(canon, toks)
-                entry = self._text[key]
-            t = unglue(key) if entry[1] else entry[0]
+            key = self._pid_key[self.canonical(pid)]
+            text, several = self._text[key]
+            t = unglue(key) if several else text
             self._tmpl_cache[pid] = t
         return t
 
@@ -295,6 +329,7 @@ class TemplateMiner:
         self.drain = self._new_drain()
         self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
         self.segments = SegmentFamilies(self._k, keyed=self.config.depth - 3)
-        for d in (self._cache, self._keys, self._origin, self._text, self._counts, self._tmpl_cache):
+        for d in (self._cache, self._keys, self._pid_key, self._cover_rx, self._origin, self._text, self._counts,
+                  self._tmpl_cache):
             d.clear()
 

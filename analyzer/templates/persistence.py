@@ -273,5 +273,6 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
     miner._origin = origin
     check(sorted(keys.values()) == sorted(origin) and all(k in texts for k in keys), "keys")
     miner._keys = keys
+    miner._pid_key = {pid: key for key, pid in keys.items()}
     miner._text = texts
     miner._counts = {pid: counts.get(pid, 0) for pid in origin}

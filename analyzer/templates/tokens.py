@@ -126,13 +126,15 @@ GLUE = "\x01"   # marks where a token was cut with no space: not white space, so
 _OPEN = r"=:,("
 _CLOSE = r")"
 _GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])")
-_GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++)")
+_GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
 
 
 def glue(masked: str) -> str:
-    """Cut tokens after ``= : , (`` and before ``)`` where no space follows/precedes, so that
-    ``key=value``, ``f(x)`` and ``a,b`` hold one position per part (Drain compares whole tokens);
-    the cut is marked (:data:`GLUE`) so :func:`unglue` gives the text back."""
+    """Cut tokens after ``= : , (`` and before ``)`` and ``,`` where no space follows/precedes, so
+    that ``key=value``, ``f(x)`` and ``a,b`` hold one position per part (Drain compares whole
+    tokens), and a comma that ends a value is a token of its own: ``x,`` and ``<*>,`` would otherwise
+    never align when a value has several words (``target=low light, rate=2``). The cut is marked
+    (:data:`GLUE`) so :func:`unglue` gives the text back."""
     if GLUE in masked:
         masked = masked.replace(GLUE, " ")
     return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))

@@ -31,7 +31,8 @@ def test_token_classes(text, masked):
 
 @pytest.mark.parametrize("text,glued", [
     ("setLightsOn(x)", "setLightsOn(\x01 x \x01)"),
-    ("a=b,c:d", "a=\x01 b,\x01 c:\x01 d"),
+    ("a=b,c:d", "a=\x01 b \x01,\x01 c:\x01 d"),
+    ("target=kept here, rate=<*>", "target=\x01 kept here \x01, rate=\x01 <*>"),
     ("error: disk full (code <*>)", "error: disk full (\x01 code <*> \x01)"),
     ("X::run ws=WorkSource{<*>}", "X::\x01 run ws=\x01 WorkSource{<*>}"),
 ])
