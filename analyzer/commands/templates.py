@@ -119,7 +119,7 @@ def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=Non
         mask = miner.masker.mask
         for msg in iter_messages(paths, log_format=log_format, stats=stats):
             idx.append(distinct(mask(msg)))
-    final = array("i", miner.resolve_all(masked_list, clusters))
+    final = miner.resolve_all(masked_list, clusters)
     ids = array("i", (final[j] for j in idx))
     if state_dir is not None:
         miner.save()

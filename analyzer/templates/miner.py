@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Sequence
 
@@ -223,14 +224,15 @@ class TemplateMiner:
         glued = glue(masked) if self.config.split_glued else masked
         return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
 
-    def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> list[int]:
+    def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> "array[int]":
         """:meth:`resolve` of every distinct masked message, repeated until no segment family turns
         variable during a pass (resolving registers templates, and a run that turns variable can
-        make another run's family variable: a message with two values of several words)."""
-        ids: list[int] = []
+        make another run's family variable: a message with two values of several words). A compact
+        ``array('i')``: one entry per distinct message."""
+        ids: array[int] = array("i")
         for _ in range(max_passes):
             before = self._flips
-            ids = [self.resolve(m, c) for m, c in zip(masked, cluster_ids)]
+            ids = array("i", (self.resolve(m, c) for m, c in zip(masked, cluster_ids)))
             if self._flips == before:
                 break
         return ids
