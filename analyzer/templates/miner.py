@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 from array import array
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Sequence
 
@@ -38,6 +39,16 @@ from .tokens import Masker, glue, unglue
 __all__ = ["TemplateMiner", "TemplateMatch"]
 
 _VAR_RUN = re.compile(r"(?:<[A-Za-z0-9_*]+>|[^\w\s<>])+")
+
+
+@lru_cache(maxsize=4096)
+def _token_matcher(token: str) -> Any:
+    """``token == x`` for a plain token; for one holding ``<*>`` (``uid=<*>``), a full match with each
+    ``<*>`` as one or more characters (the token is one token of the key, so no backtracking across
+    tokens)."""
+    if "<*>" not in token:
+        return token.__eq__
+    return re.compile("[^ ]+?".join(map(re.escape, token.split("<*>")))).fullmatch
 
 
 class TemplateMatch(NamedTuple):
@@ -66,7 +77,6 @@ class TemplateMiner:
         self._cache: dict[str, tuple[int, int]] = {}   # masked -> (template id, Drain cluster id)
         self._keys: dict[str, int] = {}                # template key -> id
         self._pid_key: dict[int, str] = {}             # id -> template key (the inverse)
-        self._cover_rx: dict[str, re.Pattern[str]] = {}
         self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
         self._text: dict[str, list] = {}               # key -> [first text, several texts seen]
         self._counts: dict[int, int] = {}
@@ -253,17 +263,26 @@ class TemplateMiner:
             return template_id
         return pid
 
-    def _covers(self, general: str, key: str) -> bool:
-        """True when template key ``key`` is an instance of ``general`` (each ``<*>`` of ``general``
-        standing for one or more tokens)."""
-        rx = self._cover_rx.get(general)
-        if rx is None:
-            if len(self._cover_rx) > 4 * len(self._keys) + 1024:
-                self._cover_rx.clear()
-            parts = [r"\S+(?: \S+)*?" if t == "<*>" else re.escape(t).replace(re.escape("<*>"), r"\S+")
-                     for t in general.split(" ")]
-            rx = self._cover_rx[general] = re.compile(" ".join(parts))
-        return rx.fullmatch(key) is not None
+    @staticmethod
+    def _covers(general: str, key: str) -> bool:
+        """True when template key ``key`` is an instance of ``general``: each ``<*>`` token of
+        ``general`` stands for one or more tokens, a token holding ``<*>`` (``uid=<*>``) for one token
+        of that shape. Token-level dynamic programming: O(len(general) x len(key)), no backtracking."""
+        g, k = general.split(" "), key.split(" ")
+        reach = [True] + [False] * len(k)          # reach[j]: g[:i] can produce k[:j]
+        for t in g:
+            new = [False] * (len(k) + 1)
+            if t == "<*>":
+                seen = False
+                for j in range(1, len(k) + 1):
+                    seen = seen or reach[j - 1]
+                    new[j] = seen
+            else:
+                same = _token_matcher(t)
+                for j in range(1, len(k) + 1):
+                    new[j] = reach[j - 1] and same(k[j - 1])
+            reach = new
+        return reach[-1]
 
     def template(self, pid: int) -> str:
         """Current text of template ``pid`` (of the template it folded into, if it did)."""
@@ -331,7 +350,6 @@ class TemplateMiner:
         self.drain = self._new_drain()
         self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
         self.segments = SegmentFamilies(self._k, keyed=self.config.depth - 3)
-        for d in (self._cache, self._keys, self._pid_key, self._cover_rx, self._origin, self._text, self._counts,
-                  self._tmpl_cache):
+        for d in (self._cache, self._keys, self._pid_key, self._origin, self._text, self._counts, self._tmpl_cache):
             d.clear()
 

@@ -273,3 +273,15 @@ def test_phrase_variable_stress_grouping_accuracy(shared_data, repo_root, name, 
     scores = bt.score_ours(bt.word_variants({name: sets[name]}, phrases=True))
     assert len(scores) == 3
     assert sum(s["ga"] for s in scores.values()) / 3 >= floor
+
+
+@pytest.mark.parametrize("general,key,covers", [
+    ("for <*> from", "for mail relay from", True),
+    ("for mail <*> from", "for <*> from", False),
+    ("uid=<*> tty=ssh", "uid=<*> tty=ssh", True),
+    ("a <*> b <*>", "a x b y z", True),
+    ("a <*> b", "a b", False),
+    ("<*> closed", "x y", False),
+])
+def test_an_id_folds_only_into_a_template_that_covers_it(general, key, covers):
+    assert TemplateMiner._covers(general, key) is covers
