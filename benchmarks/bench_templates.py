@@ -21,7 +21,9 @@ mean, on the 8 Loghub-2k sets in ../shared/data/loghub2k (corrected ground truth
 * word variants (:func:`word_variants`): each shared set, 3 seeds, half the variable positions of each
   template filled with pseudo-words: logs whose variables have no digits, as other software's often
   have. Built from the shared sets' own ground truth; the defaults were chosen on real + variants.
-  Phrase variants (values of 1-3 pseudo-words: variables of several words) are reported, not used.
+  Phrase variants (values of 1-3 pseudo-words: variables of several words) and shape variants
+  (:func:`shape_variants`: values of one shape from :data:`SHAPES`, what variables look like in any
+  software's logs, for the token classes) are reported, not used to choose knobs.
 * held-out check (``--heldout DIR``, default $TTSOPS_HELDOUT_LOGHUB or ../heldout/loghub2k; skipped
   when absent): other public Loghub-2k sets laid out like the shared ones (``DIR/formats.json``,
   ``DIR/<name>/<name>_2k.log`` and ``..._structured_corrected.csv``, e.g. from logpai/logparser's
@@ -109,12 +111,28 @@ def word_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2), phrases: bool 
     with probability 1/2, filled with pseudo-words from a vocabulary of 5, 20 or 100 (no digits, so no
     token class can see them: only the merge layer can); with ``phrases``, each value is 1-3 such
     words (a variable of several words). Ground truth is unchanged."""
+    return _fill_variables(sets, seeds, "", lambda rng: (lambda: _pseudo_value(rng, phrases)))
+
+
+def shape_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """Stress sets for the token classes: each variable position is, with probability 1/2, filled with
+    values of ONE shape drawn from :data:`SHAPES` (what variables look like in any software's logs:
+    mail addresses, UUIDs, ISO times, lists, base64, identifiers ...), 5/20/100 values a position.
+    Ground truth is unchanged."""
+    names = sorted(SHAPES)
+    return _fill_variables(sets, seeds, "shape:",
+                           lambda rng: (lambda make: (lambda: make(rng)))(SHAPES[rng.choice(names)]))
+
+
+def _fill_variables(sets: dict, seeds: tuple[int, ...], tag: str, value_maker) -> dict:  # noqa: ANN001
+    """Each set x seed: per (template, variable position), with p=1/2, a vocabulary of 5/20/100 values
+    from ``value_maker(rng)()`` replaces the position's values (kept as they are otherwise)."""
     import zlib
 
     out = {}
     for name, (_log, _fmt, tids, ttpl, contents) in sets.items():
         for seed in seeds:
-            rng = random.Random(zlib.crc32(f"{name}:{seed}".encode()))
+            rng = random.Random(zlib.crc32(f"{tag}{name}:{seed}".encode()))
             vocab: dict = {}
             rxs: dict = {}
             new = []
@@ -130,8 +148,12 @@ def word_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2), phrases: bool 
                 for i in range(len(m.groups())):
                     v = vocab.get((t, i), 0)
                     if v == 0:
-                        v = vocab[(t, i)] = ([_pseudo_value(rng, phrases) for _ in range(rng.choice((5, 20, 100)))]
-                                             if rng.random() < 0.5 else None)
+                        if rng.random() < 0.5:
+                            make = value_maker(rng)
+                            v = [make() for _ in range(rng.choice((5, 20, 100)))]
+                        else:
+                            v = None
+                        vocab[(t, i)] = v
                     a, b = m.span(i + 1)
                     parts += [c[last:a], rng.choice(v) if v else c[a:b]]
                     last = b
@@ -144,6 +166,41 @@ def _pseudo_value(rng: random.Random, phrases: bool) -> str:
     words = rng.randint(1, 3) if phrases else 1
     return " ".join("".join(rng.choice("bcdfghjklmnprstvwz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
                     for _ in range(words))
+
+
+def _w(r: random.Random, a: int = 3, b: int = 7) -> str:
+    return "".join(r.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(r.randint(a, b)))
+
+
+def _hex(r: random.Random, n: int) -> str:
+    return "".join(r.choice("0123456789abcdef") for _ in range(n))
+
+
+SHAPES = {   # what a variable looks like in any software's logs (shape stress); one shape a position
+    "email": lambda r: f"{_w(r)}.{_w(r)}@{_w(r)}.com",
+    "user@host": lambda r: f"{_w(r)}@{_w(r)}-{r.randint(1, 99)}",
+    "fqdn": lambda r: f"{_w(r)}.{_w(r)}.org",
+    "uuid": lambda r: f"{_hex(r, 8)}-{_hex(r, 4)}-{_hex(r, 4)}-{_hex(r, 4)}-{_hex(r, 12)}",
+    "hex6": lambda r: _hex(r, 6),
+    "base64": lambda r: "".join(r.choice("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
+                                for _ in range(r.randint(12, 22))) + "==",
+    "version": lambda r: f"v{r.randint(0, 9)}.{r.randint(0, 20)}.{r.randint(0, 99)}",
+    "CamelCase": lambda r: "".join(_w(r, 3, 6).capitalize() for _ in range(r.randint(2, 3))),
+    "snake_case": lambda r: "_".join(_w(r, 3, 6) for _ in range(r.randint(2, 3))),
+    "duration": lambda r: f"{r.uniform(0, 999):.1f}ms",
+    "size": lambda r: f"{r.uniform(0, 999):.1f}MB",
+    "percent": lambda r: f"{r.randint(0, 100)}%",
+    "float": lambda r: f"{r.uniform(-1, 1):.4f}",
+    "iso-time": lambda r: (f"2023-{r.randint(1, 12):02d}-{r.randint(1, 28):02d}T"
+                           f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:00Z"),
+    "path": lambda r: f"/var/{_w(r)}/{_w(r)}.log",
+    "url": lambda r: f"https://{_w(r)}.com/{_w(r)}?id={r.randint(1, 999)}",
+    "quoted": lambda r: '"' + " ".join(_w(r) for _ in range(r.randint(2, 4))) + '"',
+    "list": lambda r: "[" + ", ".join(_w(r) for _ in range(r.randint(1, 3))) + "]",
+    "ipv6": lambda r: f"fe80::{_hex(r, 4)}:{_hex(r, 4)}",
+    "mac": lambda r: ":".join(_hex(r, 2) for _ in range(6)),
+    "word": lambda r: _w(r),
+}
 
 
 def score_drain3(sets: dict) -> dict:
@@ -219,12 +276,16 @@ def accuracy(heldout: Path | None) -> dict:
     print(f"LOO: lowest set GA {min(r['ga'] for r in loo.values()):.3f}")
     phrases = word_variants(sets, phrases=True)
     p_ours, p_base = score_ours(phrases), score_drain3(phrases)
+    shapes = shape_variants(sets)
+    s_ours, s_base = score_ours(shapes), score_drain3(shapes)
+    what = {"word_variants": "pseudo-words", "phrase_variants": "1-3 pseudo-words",
+            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, base64...)"}
     for label, key, vo, vb, vs_all in (("word-variable", "word_variants", v_ours, v_base, variants),
-                                       ("phrase-variable", "phrase_variants", p_ours, p_base, phrases)):
+                                       ("phrase-variable", "phrase_variants", p_ours, p_base, phrases),
+                                       ("shape-variable", "shape_variants", s_ours, s_base, shapes)):
         result[key] = {n: {"ours": vo[n], "drain3_default": vb[n]} for n in vs_all}
         print(f"\n{label} stress: each shared set x 3 seeds, half the variable positions of each template "
-              f"filled with {'1-3 ' if key == 'phrase_variants' else ''}pseudo-words (5/20/100 values per "
-              f"position); defaults")
+              f"filled with {what[key]} (5/20/100 values per position); defaults")
         print(f"{'dataset':<11}{'ours GA':>8}{'FGA':>7} |{'drain3 GA':>10}{'FGA':>7}")
         for n in sets:
             vs = [v for v in vs_all if v.split("~")[0] == n]

@@ -81,8 +81,8 @@ def add_to_slot(slot: set[str] | str | None, w: str, k: int) -> set[str] | str |
         return slot if key == slot else None
     if w in slot:
         return slot
-    if is_mask(w):
-        return None
+    if "<" in w and _MASK.search(w) or any("<" in v and _MASK.search(v) for v in slot):
+        return None                   # two values, one of them holding a mask (``<*>:``): a variable
     if key is not None and all(kv_key(v) == key for v in slot):
         return key                    # key=value: a variable as soon as the value changes
     if len(slot) >= k:

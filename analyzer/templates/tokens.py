@@ -8,9 +8,17 @@ are variables), not the vocabulary of one data set:
 URL       ``scheme://...``
 PATH      ``/a/b``, ``~/x``, ``./x``, ``C:\\x``: a path (even of one segment)
 HOSTPORT  the host of ``name.domain:port`` (the port is a NUM piece)
+HOST      a dotted name of three labels or more, each starting with a letter: a host
+          (``mail.example.com``) or a package/class (``org.apache.Foo``); a sentence's full stop after
+          it is not part of it. Two labels (``file.txt``, ``self.x``) are left to the counts
 IPV4      ``10.0.0.1`` (a port after it is a NUM piece: ``<*>:<*>``)
-HEXCOLON  ``hh:hh:hh...``: IPv6, MAC addresses, ``12:30:59`` clock times
+HEXCOLON  ``hh:hh:hh...``: IPv6, MAC addresses, ``12:30:59`` clock times (a colon that ends the value,
+          ``from aa:bb:cc:dd:ee:ff: reason``, is not part of it)
+ISODATE   a numeric date, ``2023-05-03`` or ``2023/05/03``, with its time and zone when written
+          (``2023-05-03T15:41:00Z``, ``2023-05-03 15:41:00,123``)
 DATE      a calendar date written with a month name: ``Sat Jul 9 22:16:30 2005``, ``Jun 14``
+EMAIL     ``user@host``: a mail address, ``name@host`` (a user at a machine)
+LIST      the inside of ``[a, b, c]``: a list of several items, whose length varies with the data
 QUOTED    the inside of a double-quoted string of several words (``tag="View Lock"``): free text that
           would otherwise break the alignment of tokens; a one-word quoted value is left to the counts
 QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
@@ -49,12 +57,17 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/]++(?:/[^{_D}/]*+)*+"
              r"|(?<![\w])[A-Za-z]:\\[^\s\"'<>|]*+"),
     ("HOSTPORT", rf"{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P}))"),
+    ("HOST", rf"{_START}[A-Za-z_$][\w\-$]*+(?:\.[A-Za-z_$][\w\-$]*+){{2,}}+(?=\.?(?!{_P}))"),
     ("IPV4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"),
-    ("HEXCOLON", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?![\w:])"),
+    ("ISODATE", r"(?<![\w.:/\-])\d{4}(?:-\d{1,2}-|/\d{1,2}/)\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+                r"(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w:/\-])"),
+    ("HEXCOLON", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?!\w|:\w)"),
     ("DATE", r"(?<!\w)(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?[ \t]++)?"
              r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]++\d{1,2}(?!\w)"
              r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"
              r"(?:[ \t]++\d{4}(?!\w))?"),
+    ("EMAIL", rf"{_START}[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+(?!{_P})"),
+    ("LIST", r"(?<=\[)(?=[^\[\]\n]*?, )[^\[\]\n]++(?=\])"),
     ("QUOTED", r"(?<=[\s=:(\[{,]\")(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
     ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
                  rf"(?!{_P})"),

@@ -24,6 +24,12 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("onExtend:1514038530000 id=42 (TID 7) blk_-123", "onExtend:<*> id=<*> (TID <*>) <*>"),
     ("ssh2 eth0 jk2_init() log4j HttpServer2$Filter", "ssh2 eth0 jk2_init() log4j HttpServer2$Filter"),
     ("node-12 req-8f3a2b1c x86_64 0x1f", "<*> <*> <*> <*>"),
+    ("mail ann.lee@example.com from ann@host-12", "mail <*> from <*>"),
+    ("Found child [alpha, beta] in slot [main]", "Found child [<*>] in slot [main]"),
+    ("at 2023-05-03T15:41:00Z and 2023-05-03 15:41:00,123 or 2023/05/03 ok", "at <*> and <*> or <*> ok"),
+    ("from 5c:34:c9:ec:d3:dd: 11: Bye", "from <*>: <*>: Bye"),
+    ("Registering class org.apache.Foo$Bar for mail.example.com.", "Registering class <*> for <*>."),
+    ("file.txt e.g. self.x done... [a, b", "file.txt e.g. self.x done... [a, b"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -82,6 +88,11 @@ HOSTILE = {
     "names": "a1" * (MIB // 2),
     "signs": "-1" * (MIB // 2),
     "brackets": "(<" * (MIB // 2),
+    "at signs": "a@" * (MIB // 2),
+    "open list": "[a, " * (MIB // 4),
+    "one list": "[" + "a, " * (MIB // 3),
+    "iso dates": "2023-01-01T" * (MIB // 11),
+    "dotted names": "a.b." * (MIB // 4),
 }
 
 
