@@ -13,9 +13,9 @@ one number ``k``:
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
 * **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
-  variable). Not at the leading positions Drain's prefix tree branches on: there Drain's own rule holds
-  (a word that starts a message names the event; digits and more than ``max_children`` words go to
-  its wildcard branch).
+  variable). At the leading positions Drain's prefix tree branches on, a word names the event
+  (``boot (command <*>)`` / ``wait (command <*>)``) unless at least :data:`KEYED_CONTEXT` constant
+  words of the rest say the messages are one (``<user> Served block <*> to <*>``).
 
 * **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
@@ -37,6 +37,7 @@ __all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS
 
 MAX_FAMILY_TOKENS = 64
 MAX_SEGMENT = 3
+KEYED_CONTEXT = 3
 _VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
 _MASK = re.compile(r"<[A-Za-z0-9_*]+>")
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
@@ -172,9 +173,11 @@ class ClusterMerger:
         if self.k and 2 <= len(blind_toks) <= MAX_FAMILY_TOKENS:
             k = self.k
             for i, t in enumerate(blind_toks):
-                if "<" in t or i < self.keyed:
+                if "<" in t:
                     continue
                 rest = blind_toks[:i] + blind_toks[i + 1:]
+                if i < self.keyed and sum(r.isalpha() for r in rest) < KEYED_CONTEXT:
+                    continue   # Drain's key: a word there names the event, unless words enough back it
                 if all(r == "<*>" for r in rest):
                     continue   # nothing constant left to say the messages are alike
                 key = (i, rest)

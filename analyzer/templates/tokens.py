@@ -20,7 +20,9 @@ DATE      a calendar date written with a month name: ``Sat Jul 9 22:16:30 2005``
 EMAIL     ``user@host``: a mail address, ``name@host`` (a user at a machine)
 LIST      the inside of ``[a, b, c]``: a list of several items, whose length varies with the data
 QUOTED    the inside of a double-quoted string of several words (``tag="View Lock"``): free text that
-          would otherwise break the alignment of tokens; a one-word quoted value is left to the counts
+          would otherwise break the alignment of tokens; a one-word quoted value is left to the counts.
+          Not an HTTP request line (``"POST /tts HTTP/1.1"``, what every web server and ASGI/WSGI
+          server logs): its method is the event, its path a PATH
 QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
           with the magnitude
 HEX       eight or more hex digits of one case (a hash, ``ffffffff``); ``0x1f`` is a NUM piece
@@ -68,7 +70,8 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
              r"(?:[ \t]++\d{4}(?!\w))?"),
     ("EMAIL", rf"{_START}[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+(?!{_P})"),
     ("LIST", r"(?<=\[)(?=[^\[\]\n]*?, )[^\[\]\n]++(?=\])"),
-    ("QUOTED", r"(?<=[\s=:(\[{,]\")(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
+    ("QUOTED", r"(?<=[\s=:(\[{,]\")(?!(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE) )"
+               r"(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
     ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
                  rf"(?!{_P})"),
     ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),

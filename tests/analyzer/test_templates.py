@@ -261,6 +261,30 @@ def test_template_texts_cover_their_lines_on_real_logs(shared_data):
         _texts_cover_their_lines(contents, list(res.ids), res.miner.templates())
 
 
+def test_a_first_word_is_a_variable_only_with_words_enough_behind_it():
+    """A varying first word backed by three constant words is a variable (a user); backed by one it
+    names the event (``boot (command 12)`` / ``wait (command 13)``), as Drain's tree has it."""
+    m = TemplateMiner()
+    users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    ids = [m.add(f"{u} Served block blk_{i} to /10.0.0.{i}").template_id for i, u in enumerate(users)]
+    cmds = [m.add(f"{c} (command {i})").template_id for i, c in enumerate(users)]
+    assert len({m.canonical(i) for i in ids}) == 1 and len({m.canonical(i) for i in cmds}) == len(users)
+    assert m.templates()[m.canonical(ids[0])] == "<*> Served block <*> to <*>"
+
+
+def test_http_request_lines_keep_their_method():
+    """uvicorn's default access log (what a FastAPI TTS service prints): the method of the quoted
+    request line is the event, so health checks and synthesis requests are different templates."""
+    m = TemplateMiner()
+    lines = [f'INFO:     127.0.0.1:{5000 + i} - "{verb} {path} HTTP/1.1" 200 OK'
+             for i, (verb, path) in enumerate([("POST", "/tts"), ("GET", "/health"), ("POST", "/api/tts"),
+                                                ("GET", "/health"), ("GET", "/metrics"), ("POST", "/tts")])]
+    ids = [m.add(x).template_id for x in lines]
+    ids = [m.canonical(i) for i in ids]
+    assert ids[0] == ids[2] == ids[5] and ids[1] == ids[3] == ids[4] and ids[0] != ids[1]
+    assert m.templates()[ids[0]] == 'INFO: <*>:<*> - "POST <*> <*>" <*> OK'
+
+
 def test_a_position_holding_a_mask_is_a_variable_whatever_the_count():
     """Values the token classes mask (``66d56a:``) and values they leave as names (``ffbb69:``, a word
     ending in two digits) at one position: the position is a variable, not three constants."""
