@@ -200,6 +200,16 @@ SHAPES = {   # what a variable looks like in any software's logs (shape stress);
     "ipv6": lambda r: f"fe80::{_hex(r, 4)}:{_hex(r, 4)}",
     "mac": lambda r: ":".join(_hex(r, 2) for _ in range(6)),
     "word": lambda r: _w(r),
+    "CJK text": lambda r: "".join(chr(r.randint(0x4E00, 0x9FA5)) for _ in range(r.randint(2, 10))),
+    "single-quoted": lambda r: "'" + " ".join(_w(r) for _ in range(r.randint(1, 3))) + "'",
+    "dict repr": lambda r: "{" + ", ".join(f"'{_w(r)}': {r.randint(0, 99)}" for _ in range(r.randint(1, 3))) + "}",
+    "tuple": lambda r: "(" + ", ".join(str(r.randint(0, 999)) for _ in range(r.randint(2, 3))) + ")",
+    "object repr": lambda r: f"<{_w(r).capitalize()} object at 0x7f{_hex(r, 10)}>",
+    "timedelta": lambda r: f"{r.randint(0, 9)}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}.{r.randint(0, 999999):06d}",
+    "scientific": lambda r: f"{r.uniform(1, 9):.2f}e-{r.randint(1, 9):02d}",
+    "windows path": lambda r: f"C:\\Program Files\\{_w(r)}\\{_w(r)}.dll",
+    "negative int": lambda r: str(-r.randint(1, 99999)),
+    "0x hex": lambda r: "0x" + _hex(r, r.randint(4, 12)),
 }
 
 
@@ -279,7 +289,7 @@ def accuracy(heldout: Path | None) -> dict:
     shapes = shape_variants(sets)
     s_ours, s_base = score_ours(shapes), score_drain3(shapes)
     what = {"word_variants": "pseudo-words", "phrase_variants": "1-3 pseudo-words",
-            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, base64...)"}
+            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, dict, base64...)"}
     for label, key, vo, vb, vs_all in (("word-variable", "word_variants", v_ours, v_base, variants),
                                        ("phrase-variable", "phrase_variants", p_ours, p_base, phrases),
                                        ("shape-variable", "shape_variants", s_ours, s_base, shapes)):

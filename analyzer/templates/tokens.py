@@ -18,8 +18,12 @@ ISODATE   a numeric date, ``2023-05-03`` or ``2023/05/03``, with its time and zo
           (``2023-05-03T15:41:00Z``, ``2023-05-03 15:41:00,123``)
 DATE      a calendar date written with a month name: ``Sat Jul 9 22:16:30 2005``, ``Jun 14``
 EMAIL     ``user@host``: a mail address, ``name@host`` (a user at a machine)
-LIST      the inside of ``[a, b, c]``: a list of several items, whose length varies with the data
-QUOTED    the inside of a double-quoted string of several words (``tag="View Lock"``): free text that
+LIST      the inside of ``[a, b, c]`` and ``{a, b}`` (a list of several items, whose length varies
+          with the data; no brackets nested inside), of ``{'lr': 0.1}`` (a dict or JSON object) and of
+          a tuple of numbers ``(1, 80, 200)`` (a shape); other parentheses keep their structure
+          (``Rect(0, 0 - 1080, 1920)``)
+QUOTED    the inside of a double- or single-quoted string of several words (``'a b'``: the closing quote
+          not followed by a letter, so ``can't`` and ``don't`` are no quotes) (``tag="View Lock"``): free text that
           would otherwise break the alignment of tokens; a one-word quoted value is left to the counts.
           Not an HTTP request line (``"POST /tts HTTP/1.1"``, what every web server and ASGI/WSGI
           server logs): its method is the event, its path a PATH
@@ -69,9 +73,12 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
              r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"
              r"(?:[ \t]++\d{4}(?!\w))?"),
     ("EMAIL", rf"{_START}[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+(?!{_P})"),
-    ("LIST", r"(?<=\[)(?=[^\[\]\n]*?, )[^\[\]\n]++(?=\])"),
+    ("LIST", r"(?<=[\[{])(?=[^\[\]{}()\n]*?, )[^\[\]{}()\n]++(?=[\]}])"
+             r"|(?<=\{)(?=[^{}\n]*?: )[^{}\n]++(?=\})"
+             r"|(?<=\()[-+]?\d++(?:\.\d++)?+(?:, [-+]?\d++(?:\.\d++)?+)++(?=\))"),
     ("QUOTED", r"(?<=[\s=:(\[{,]\")(?!(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE) )"
-               r"(?=[^\"\s]*+\s)[^\"]*+(?=\")"),
+               r"(?=[^\"\s]*+\s)[^\"]*+(?=\")"
+               r"|(?<=[\s=:(\[{,]')(?=[^'\s]*+\s)[^'\n]*+(?='(?!\w))"),
     ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
                  rf"(?!{_P})"),
     ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),

@@ -30,6 +30,9 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("from 5c:34:c9:ec:d3:dd: 11: Bye", "from <*>: <*>: Bye"),
     ("Registering class org.apache.Foo$Bar for mail.example.com.", "Registering class <*> for <*>."),
     ("file.txt e.g. self.x done... [a, b", "file.txt e.g. self.x done... [a, b"),
+    ("Rect(0, 0 - 1080, 1920) shape (1, 80, 200) [f(x)] (a, b)", "Rect(<*>, <*> - <*>, <*>) shape (<*>) [f(x)] (a, b)"),
+    ("params {'lr': 0.1, 'bs': 8} and {'x': 1} in WorkSource{10113}", "params {<*>} and {<*>} in WorkSource{<*>}"),
+    ("KeyError: 'speaker id' for can't find 'x y'; don't 'one'", "KeyError: '<*>' for can't find '<*>'; don't 'one'"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -93,6 +96,11 @@ HOSTILE = {
     "one list": "[" + "a, " * (MIB // 3),
     "iso dates": "2023-01-01T" * (MIB // 11),
     "dotted names": "a.b." * (MIB // 4),
+    "tuples": "(a, " * (MIB // 4),
+    "one tuple": "(" + "a, " * (MIB // 3),
+    "dicts": "{a: " * (MIB // 4),
+    "single quotes": "'a " * (MIB // 3),
+    "spaced quotes": " '" * (MIB // 2),
 }
 
 

@@ -105,7 +105,7 @@ def test_masking_single_pass_examples():
     m = TemplateMiner()
     s = m.mask("req-8f3a2b1c took 12.5ms on 10.0.0.1:8080 file /var/log/app.log "
                "uuid 123e4567-e89b-12d3-a456-426614174000 shape (1, 80, 400) 0xdeadbeef n=42")
-    assert s == "<*> took <*> on <*>:<*> file <*> uuid <*> shape (<*>, <*>, <*>) <*> n=<*>"
+    assert s == "<*> took <*> on <*>:<*> file <*> uuid <*> shape (<*>) <*> n=<*>"
 
 
 def test_state_keeps_ids_stable(tmp_path):
@@ -308,11 +308,12 @@ def test_phrase_variable_stress_grouping_accuracy(shared_data, repo_root, name, 
     assert sum(s["ga"] for s in scores.values()) / 3 >= floor
 
 
-@pytest.mark.parametrize("name,floor", [("HDFS", 0.98), ("Android", 0.94)])
+@pytest.mark.parametrize("name,floor", [("HDFS", 0.96), ("Android", 0.96)])
 def test_shape_variable_stress_grouping_accuracy(shared_data, repo_root, name, floor):
     """The benchmark's shape stress (half the variable positions of each template filled with values
-    of one shape: mail addresses, ISO times, lists, base64, UUIDs...; 3 seeds): measured 0.987 and
-    0.974 (0.848 and 0.837 before the EMAIL, LIST, ISODATE and HOST classes and the mask rule)."""
+    of one of 31 shapes: mail addresses, ISO times, lists, dicts, base64, UUIDs...; 3 seeds): measured
+    0.973 and 0.979 (0.872 and 0.794 before the EMAIL, LIST, ISODATE and HOST classes, single quotes
+    and the mask rule)."""
     sys.path.insert(0, str(repo_root / "benchmarks"))
     import bench_templates as bt
 
