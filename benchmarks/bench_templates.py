@@ -23,7 +23,8 @@ mean, on the 8 Loghub-2k sets in ../shared/data/loghub2k (corrected ground truth
   have. Built from the shared sets' own ground truth; the defaults were chosen on real + variants.
   Phrase variants (values of 1-3 pseudo-words: variables of several words) and shape variants
   (:func:`shape_variants`: values of one shape from :data:`SHAPES`, what variables look like in any
-  software's logs, for the token classes) are reported, not used to choose knobs.
+  software's logs, for the token classes) and empty-value variants (:func:`empty_variants`: optional
+  ``key=`` values written empty) are reported, not used to choose knobs.
 * held-out check (``--heldout DIR``, default $TTSOPS_HELDOUT_LOGHUB or ../heldout/loghub2k; skipped
   when absent): other public Loghub-2k sets laid out like the shared ones (``DIR/formats.json``,
   ``DIR/<name>/<name>_2k.log`` and ``..._structured_corrected.csv``, e.g. from logpai/logparser's
@@ -111,7 +112,7 @@ def word_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2), phrases: bool 
     with probability 1/2, filled with pseudo-words from a vocabulary of 5, 20 or 100 (no digits, so no
     token class can see them: only the merge layer can); with ``phrases``, each value is 1-3 such
     words (a variable of several words). Ground truth is unchanged."""
-    return _fill_variables(sets, seeds, "", lambda rng: (lambda: _pseudo_value(rng, phrases)))
+    return _rewrite_variables(sets, seeds, "", _vocabulary_rule(lambda rng: (lambda: _pseudo_value(rng, phrases))))
 
 
 def shape_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
@@ -120,20 +121,42 @@ def shape_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
     mail addresses, UUIDs, ISO times, lists, base64, identifiers ...), 5/20/100 values a position.
     Ground truth is unchanged."""
     names = sorted(SHAPES)
-    return _fill_variables(sets, seeds, "shape:",
-                           lambda rng: (lambda make: (lambda: make(rng)))(SHAPES[rng.choice(names)]))
+    return _rewrite_variables(sets, seeds, "shape:", _vocabulary_rule(
+        lambda rng: (lambda make: (lambda: make(rng)))(SHAPES[rng.choice(names)])))
 
 
-def _fill_variables(sets: dict, seeds: tuple[int, ...], tag: str, value_maker) -> dict:  # noqa: ANN001
-    """Each set x seed: per (template, variable position), with p=1/2, a vocabulary of 5/20/100 values
-    from ``value_maker(rng)()`` replaces the position's values (kept as they are otherwise)."""
+def empty_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """Stress sets with optional values: each ``key=<*>`` position of a template is, with probability
+    1/2, optional, and then written empty (``ruser= rhost=x``) on 30% of its lines. Ground truth is
+    unchanged: an empty value is still that template."""
+    def rule(rng: random.Random, before: str):  # noqa: ANN202
+        if before.endswith("=") and rng.random() < 0.5:
+            return lambda rng, value: "" if rng.random() < 0.3 else value
+        return None
+    return _rewrite_variables(sets, seeds, "empty:", rule)
+
+
+def _vocabulary_rule(value_maker):  # noqa: ANN001, ANN202
+    """With p=1/2 a position's values are replaced by a vocabulary of 5/20/100 from ``value_maker``."""
+    def rule(rng: random.Random, _before: str):  # noqa: ANN202
+        if rng.random() >= 0.5:
+            return None
+        make = value_maker(rng)
+        vocab = [make() for _ in range(rng.choice((5, 20, 100)))]
+        return lambda rng, _value: rng.choice(vocab)
+    return rule
+
+
+def _rewrite_variables(sets: dict, seeds: tuple[int, ...], tag: str, rule) -> dict:  # noqa: ANN001
+    """Each set x seed: per (template, variable position), ``rule(rng, text before the position)`` gives
+    None (values kept) or ``f(rng, value) -> new value``, applied on each line of that template."""
     import zlib
 
     out = {}
     for name, (_log, _fmt, tids, ttpl, contents) in sets.items():
         for seed in seeds:
             rng = random.Random(zlib.crc32(f"{tag}{name}:{seed}".encode()))
-            vocab: dict = {}
+            rules: dict = {}
             rxs: dict = {}
             new = []
             for t, c in zip(ttpl, contents):
@@ -146,16 +169,11 @@ def _fill_variables(sets: dict, seeds: tuple[int, ...], tag: str, value_maker) -
                     continue
                 parts, last = [], 0
                 for i in range(len(m.groups())):
-                    v = vocab.get((t, i), 0)
-                    if v == 0:
-                        if rng.random() < 0.5:
-                            make = value_maker(rng)
-                            v = [make() for _ in range(rng.choice((5, 20, 100)))]
-                        else:
-                            v = None
-                        vocab[(t, i)] = v
                     a, b = m.span(i + 1)
-                    parts += [c[last:a], rng.choice(v) if v else c[a:b]]
+                    f = rules.get((t, i), 0)
+                    if f == 0:
+                        f = rules[(t, i)] = rule(rng, c[:a])
+                    parts += [c[last:a], f(rng, c[a:b]) if f else c[a:b]]
                     last = b
                 new.append("".join(parts) + c[last:])
             out[f"{name}~{seed}"] = (None, None, tids, ttpl, new)
@@ -288,14 +306,20 @@ def accuracy(heldout: Path | None) -> dict:
     p_ours, p_base = score_ours(phrases), score_drain3(phrases)
     shapes = shape_variants(sets)
     s_ours, s_base = score_ours(shapes), score_drain3(shapes)
-    what = {"word_variants": "pseudo-words", "phrase_variants": "1-3 pseudo-words",
-            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, dict, base64...)"}
+    empties = empty_variants(sets)
+    e_ours, e_base = score_ours(empties), score_drain3(empties)
+    what = {"word_variants": "pseudo-words (5/20/100 values per position)",
+            "phrase_variants": "1-3 pseudo-words (5/20/100 values per position)",
+            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, dict, base64...; "
+                              "5/20/100 values per position)",
+            "empty_variants": "nothing on 30% of the lines where the position is a key=value (p=1/2)"}
     for label, key, vo, vb, vs_all in (("word-variable", "word_variants", v_ours, v_base, variants),
                                        ("phrase-variable", "phrase_variants", p_ours, p_base, phrases),
-                                       ("shape-variable", "shape_variants", s_ours, s_base, shapes)):
+                                       ("shape-variable", "shape_variants", s_ours, s_base, shapes),
+                                       ("empty-value", "empty_variants", e_ours, e_base, empties)):
         result[key] = {n: {"ours": vo[n], "drain3_default": vb[n]} for n in vs_all}
         print(f"\n{label} stress: each shared set x 3 seeds, half the variable positions of each template "
-              f"filled with {what[key]} (5/20/100 values per position); defaults")
+              f"filled with {what[key]}; defaults")
         print(f"{'dataset':<11}{'ours GA':>8}{'FGA':>7} |{'drain3 GA':>10}{'FGA':>7}")
         for n in sets:
             vs = [v for v in vs_all if v.split("~")[0] == n]

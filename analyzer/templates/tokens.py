@@ -146,10 +146,12 @@ class Masker:
 
 # -- glued tokens ------------------------------------------------------------------------------
 GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
+EMPTY = "\x02"  # the value of ``key=`` written empty (``ruser= rhost=x``): a token that reads back as nothing
 _OPEN = r"=:,("
 _CLOSE = r")"
 _GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])")
 _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
+_EMPTY_VALUE = re.compile(rf"(?<=[^\s{_OPEN}])=(?=[\s,;)\]}}]|$)|(?<=\s)=(?=[,;)\]}}]|$)")
 
 
 def glue(masked: str) -> str:
@@ -158,10 +160,14 @@ def glue(masked: str) -> str:
     tokens), and a comma that ends a value is a token of its own: ``x,`` and ``<*>,`` would otherwise
     never align when a value has several words (``target=low light, rate=2``). The cut is marked
     (:data:`GLUE`) so :func:`unglue` gives the text back."""
-    if GLUE in masked:
-        masked = masked.replace(GLUE, " ")
+    if GLUE in masked or EMPTY in masked:
+        masked = masked.replace(GLUE, " ").replace(EMPTY, " ")
+    if "=" in masked:
+        masked = _EMPTY_VALUE.sub("=" + EMPTY, masked)
     return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
 
 
 def unglue(text: str) -> str:
-    return text.replace(GLUE + " ", "").replace(" " + GLUE, "") if GLUE in text else text
+    if GLUE not in text:
+        return text
+    return text.replace(GLUE + " ", "").replace(" " + GLUE, "").replace(EMPTY, "")

@@ -44,6 +44,9 @@ def test_token_classes(text, masked):
     ("target=kept here, rate=<*>", "target=\x01 kept here \x01, rate=\x01 <*>"),
     ("error: disk full (code <*>)", "error: disk full (\x01 code <*> \x01)"),
     ("X::run ws=WorkSource{<*>}", "X::\x01 run ws=\x01 WorkSource{<*>}"),
+    ("ruser= rhost=<*>", "ruser=\x01 \x02 rhost=\x01 <*>"),
+    ("a=,b=<*> c=", "a=\x01 \x02 \x01,\x01 b=\x01 <*> c=\x01 \x02"),
+    ("total = <*>, x =", "total = <*> \x01, x =\x01 \x02"),
 ])
 def test_glued_tokens_are_cut_and_read_back(text, glued):
     from analyzer.templates.tokens import glue, unglue
