@@ -22,7 +22,7 @@ Measured on the same input in the same run:
       KB matching, exception groups, detection, incidents; report object built);
   (c) CLI           - ``tts-analyze PATH --format json -o /dev/null`` in a subprocess (once).
 Ratios are (b)/(a) and (c)/(a) in lines/s. Peak RSS: ``analyze()`` in a fresh subprocess at two
-input sizes (ru_maxrss). Templates unchanged: the template id each record gets on the analyze
+input sizes (its own VmHWM, ``ttsops.procinfo.peak_rss_mb``). Templates unchanged: the template id each record gets on the analyze
 path, folded with ``miner.canonical``, partitions the records exactly as the ``templates`` path
 (``mine_paths``, final ids) does.
 """
@@ -214,12 +214,13 @@ def templates_unchanged(path: Path, kind: str) -> dict:
 
 
 _RSS_CHILD = """
-import resource, sys
+import sys
 sys.path.insert(0, {root!r})
 from analyzer.config import AnalyzeConfig
 from analyzer.pipeline import analyze
+from ttsops.procinfo import peak_rss_mb
 res = analyze([{path!r}], AnalyzeConfig(log_format={fmt!r}, progress=False))
-print(res.summary.lines, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(res.summary.lines, peak_rss_mb())
 """
 
 
@@ -227,7 +228,7 @@ def peak_rss(path: Path, kind: str) -> dict:
     code = _RSS_CHILD.format(root=str(ROOT), path=str(path), fmt=HDFS_FORMAT if kind == "plain" else None)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return {"lines": int(out[0]), "peak_rss_mb": round(int(out[1]) / 1024, 1),
+    return {"lines": int(out[0]), "peak_rss_mb": float(out[1]),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 

@@ -477,12 +477,13 @@ def same_partition(a: list[int], b: list[int]) -> bool:
 
 
 _RSS_CHILD = """
-import resource, sys
+import sys
 sys.path.insert(0, {root!r})
 from analyzer.commands.templates import mine_paths
 from analyzer.read import ReadStats
+from ttsops.procinfo import peak_rss_mb
 res = mine_paths([{path!r}], log_format={fmt!r}, stats=ReadStats())
-print(len(res.ids), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(len(res.ids), peak_rss_mb())
 """
 
 
@@ -490,8 +491,7 @@ def peak_rss(path: Path) -> dict:
     code = _RSS_CHILD.format(root=str(ROOT), path=str(path), fmt=HDFS_FORMAT)
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    return {"lines": int(out[0]), "peak_rss_mb": round(int(out[1]) / 1024, 1),
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return {"lines": int(out[0]), "peak_rss_mb": float(out[1]), "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def main() -> int:
