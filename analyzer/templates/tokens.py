@@ -22,11 +22,11 @@ LIST      the inside of ``[a, b, c]`` and ``{a, b}`` (a list of several items, w
           with the data; no brackets nested inside), of ``{'lr': 0.1}`` (a dict or JSON object) and of
           a tuple of numbers ``(1, 80, 200)`` (a shape); other parentheses keep their structure
           (``Rect(0, 0 - 1080, 1920)``)
-QUOTED    the inside of a double- or single-quoted string of several words (``'a b'``: the closing quote
-          not followed by a letter, so ``can't`` and ``don't`` are no quotes) (``tag="View Lock"``): free text that
-          would otherwise break the alignment of tokens; a one-word quoted value is left to the counts.
-          Not an HTTP request line (``"POST /tts HTTP/1.1"``, what every web server and ASGI/WSGI
-          server logs): its method is the event, its path a PATH
+QUOTED    the inside of a double- or single-quoted string of several words (``tag="View Lock"``,
+          ``'a b'``; a closing quote is not followed by a letter, so ``can't`` is no quote): free text
+          that would otherwise break the alignment of tokens; a one-word quoted value is left to the
+          counts. Not an HTTP request line (``"POST /tts HTTP/1.1"``, what every web server and
+          ASGI/WSGI server logs): its method is the event, its path a PATH
 QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
           with the magnitude
 HEX       eight or more hex digits of one case (a hash, ``ffffffff``); ``0x1f`` is a NUM piece
