@@ -9,8 +9,9 @@ load (Kokoro: assemble the 92 MB model, open the ONNX session, warm up), then ev
 * ``cpu_rtf``: process CPU time (all threads) / audio seconds: what a shared or busy machine
   cannot inflate much (Kokoro runs 2 intra-op threads, so on an idle machine ``cpu_rtf`` is up to
   twice ``rtf``); the load average before and after is recorded;
-* ``rss_base_mb`` (after imports), ``rss_loaded_mb`` (after load), ``peak_rss_mb`` (``ru_maxrss``
-  of the worker at the end, i.e. the high-water mark including inference buffers).
+* ``rss_base_mb`` (after imports), ``rss_loaded_mb`` (after load), ``peak_rss_mb`` (the
+  worker's own ``VmHWM`` at the end, i.e. the high-water mark including inference buffers; not
+  ``ru_maxrss``, which carries the parent's peak over ``exec``).
 
 Prints a table and writes ``benchmarks/results/backends.json``.
 
@@ -22,7 +23,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -30,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from ttsops.procinfo import peak_rss_mb, rss_mb  # noqa: E402  (after the path above)
 
 #: (language, text): short, medium and long sentences in both languages
 TEXTS = [
@@ -42,15 +44,6 @@ TEXTS = [
     ("zh", "语音合成系统在生产环境中的故障往往很隐蔽：模型加载变慢，内存随着文本长度增长，"
            "或者每个请求都成功了，返回的音频却是静音。"),
 ]
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/statm", "rb") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def worker(name: str, repeat: int) -> dict:
@@ -67,12 +60,12 @@ def worker(name: str, repeat: int) -> dict:
                   "en": Voice("en", "en-us", "f3", extra={"kokoro_voice": "af_heart"})}
     else:
         raise SystemExit(f"unknown back-end {name!r}")
-    rss_base = _rss_mb()
+    rss_base = rss_mb()
     backend = cls()
     t = time.perf_counter()
     backend.load()
     load_s = time.perf_counter() - t
-    rss_loaded = _rss_mb()
+    rss_loaded = rss_mb()
     rows = []
     for lang, text in TEXTS:
         walls, cpus = [], []
@@ -91,7 +84,7 @@ def worker(name: str, repeat: int) -> dict:
     total_audio = sum(r["audio_s"] for r in rows)
     return {"backend": name, "sample_rate": backend.sample_rate, "load_s": round(load_s, 3),
             "rss_base_mb": round(rss_base, 1), "rss_loaded_mb": round(rss_loaded, 1),
-            "peak_rss_mb": round(_peak_mb(), 1), "rtf": round(total_wall / total_audio, 4),
+            "peak_rss_mb": round(peak_rss_mb(), 1), "rtf": round(total_wall / total_audio, 4),
             "cpu_rtf": round(total_cpu / total_audio, 4),
             "audio_s": round(total_audio, 2), "wall_s": round(total_wall, 3), "texts": rows}
 

@@ -30,7 +30,7 @@ from engine.speakers import SPEAKERS, Speaker, get_speaker
 from engine.text import prepare
 from ttsops.errors import BackendError, InputError, TtsopsError
 from ttsops.output import OutputError, write_atomic, write_output
-from ttsops.procinfo import peak_rss_mb
+from ttsops.procinfo import peak_rss_mb, rss_mb
 
 __all__ = ["Engine", "SynthRequest", "SynthResult", "write_wav_atomic", "write_wav_output", "wav_bytes",
            "OutputError", "SynthesisCancelled", "AudioTooLong"]
@@ -122,15 +122,6 @@ def write_wav_output(path: str | Path, audio: np.ndarray | bytes, sample_rate: i
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise SynthesisCancelled("the caller stopped waiting; synthesis cancelled")
-
-
-def _rss_mb() -> float:
-    try:
-        with open("/proc/self/statm") as fh:
-            pages = int(fh.read().split()[1])
-        return round(pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20, 1)
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 def _fade_edges(y: np.ndarray, sr: int) -> np.ndarray:
@@ -357,7 +348,7 @@ class Engine:
             "event": "synthesis_success", "sample_rate": sr, "audio_seconds": round(duration, 4),
             "elapsed": {k: round(v, 5) for k, v in elapsed.items()}, "elapsed_total": round(total, 5),
             "rtf": round(total / duration, 5) if duration > 0 else None,
-            "rss_mb": _rss_mb(), "peak_rss_mb": peak_rss_mb(), "peak": round(peak, 4),
+            "rss_mb": round(rss_mb(), 1), "peak_rss_mb": peak_rss_mb(), "peak": round(peak, 4),
         })
         if "gpu_mem_mb" in ctx:
             fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]
@@ -406,7 +397,7 @@ class Engine:
         fields.update({
             "event": "synthesis_error", "stage": stage, "error_type": error_type, "error_message": message,
             "traceback": tb_text, "elapsed": {k: round(v, 5) for k, v in elapsed.items()},
-            "elapsed_total": round(total, 5), "rss_mb": _rss_mb(), "peak_rss_mb": peak_rss_mb(),
+            "elapsed_total": round(total, 5), "rss_mb": round(rss_mb(), 1), "peak_rss_mb": peak_rss_mb(),
         })
         if "gpu_mem_mb" in ctx:
             fields["gpu_mem_mb"] = ctx["gpu_mem_mb"]

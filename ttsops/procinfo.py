@@ -1,11 +1,22 @@
 """This process's own memory figures, read the way that survives ``exec``."""
 from __future__ import annotations
 
+import os
 import re
 
-__all__ = ["peak_rss_mb"]
+__all__ = ["rss_mb", "peak_rss_mb"]
 
 _HWM = re.compile(rb"VmHWM:\s+(\d+) kB")
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now, MiB (``/proc/self/statm``); NaN where /proc is absent."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    except (OSError, ValueError, IndexError):
+        return float("nan")
 
 
 def peak_rss_mb() -> float:

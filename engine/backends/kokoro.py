@@ -46,9 +46,10 @@ from engine.backends.base import Backend, BackendStatus, Voice, backend_logger, 
 from engine.prosody import PEAK_LIMIT as PROSODY_PEAK_LIMIT
 from engine.prosody import limit_peak
 from ttsops.errors import BackendError
+from ttsops.procinfo import rss_mb
 
 __all__ = ["KokoroBackend", "KokoroAssets", "KokoroModel", "load_model", "assemble_model", "SAMPLE_RATE",
-           "VOICE_PACKS", "PACK_ALIASES", "N_PARTS", "espeak_voice_for", "voice_pack_for", "rss_mb", "DEFAULT_THREADS"]
+           "VOICE_PACKS", "PACK_ALIASES", "N_PARTS", "espeak_voice_for", "voice_pack_for", "DEFAULT_THREADS"]
 
 SAMPLE_RATE = 24000
 N_PARTS = 4
@@ -81,17 +82,6 @@ _SEP = "_"
 _PH_IPA_SEP = 0x02 | (ord(_SEP) << 8)
 _PH_ASCII_SEP = 0x00 | (ord(_SEP) << 8)
 _PH_IPA_TIE = 0x02 | 0x80 | (ord("^") << 8)
-
-
-def rss_mb() -> float:
-    """Resident set size of this process in MiB (``/proc/self/statm``; peak RSS elsewhere)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            pages = int(f.read().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):  # pragma: no cover - non-Linux
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _package_dir(name: str) -> Path | None:
