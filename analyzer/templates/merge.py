@@ -66,6 +66,11 @@ def is_mask(token: str) -> bool:
     return token[:1] == "<" and _MASK.fullmatch(token) is not None
 
 
+def holds_mask(token: str) -> bool:
+    """A token with a mask in it (``<*>``, ``<*>:``, ``uid=<*>``)."""
+    return "<" in token and _MASK.search(token) is not None
+
+
 def is_variable(token: str) -> bool:
     """A token holding a digit or a mask (``<*>``, ``<NUM>``): a variable whatever the counts say."""
     return _VAR.search(token) is not None
@@ -82,7 +87,7 @@ def add_to_slot(slot: set[str] | str | None, w: str, k: int) -> set[str] | str |
         return slot if key == slot else None
     if w in slot:
         return slot
-    if "<" in w and _MASK.search(w) or any("<" in v and _MASK.search(v) for v in slot):
+    if holds_mask(w) or any(holds_mask(v) for v in slot):
         return None                   # two values, one of them holding a mask (``<*>:``): a variable
     if key is not None and all(kv_key(v) == key for v in slot):
         return key                    # key=value: a variable as soon as the value changes
