@@ -26,7 +26,7 @@ __all__ = ["StatePersistence", "FilePersistence", "MemoryPersistence", "StateErr
 
 STATE_FILE = "templates.state"
 STATE_FORMAT = "ttsops-templates"
-STATE_VERSION = 2
+STATE_VERSION = 3   # also the tokenization (tokens.glue): a state cut another way is not reused
 MAX_STATE_BYTES = 1 << 30
 
 

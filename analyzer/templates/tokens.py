@@ -147,10 +147,15 @@ class Masker:
 # -- glued tokens ------------------------------------------------------------------------------
 GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
 EMPTY = "\x02"  # the value of ``key=`` written empty (``ruser= rhost=x``): a token that reads back as nothing
+JOIN = "\x03"   # a space inside one value of several words (``oldVal=low light mode=2``): one token
 _OPEN = r"=:,("
 _CLOSE = r")"
 _GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])")
 _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
+# ``key=a b c key2=`` / ``key=a b c, key2=``: words between a ``key=value`` and the next ``key=`` are
+# that value's (a value of several words, printf-style logs do not quote it)
+_KEY = r"[A-Za-z_][\w.\-]*+="
+_JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$))++)(?=,? {_KEY})")
 _EMPTY_VALUE = re.compile(rf"(?<=[^\s{_OPEN}])=(?=[\s,;)\]}}]|$)|(?<=\s)=(?=[,;)\]}}]|$)")
 
 
@@ -158,16 +163,25 @@ def glue(masked: str) -> str:
     """Cut tokens after ``= : , (`` and before ``)`` and ``,`` where no space follows/precedes, so
     that ``key=value``, ``f(x)`` and ``a,b`` hold one position per part (Drain compares whole
     tokens), and a comma that ends a value is a token of its own: ``x,`` and ``<*>,`` would otherwise
-    never align when a value has several words (``target=low light, rate=2``). The cut is marked
-    (:data:`GLUE`) so :func:`unglue` gives the text back."""
-    if GLUE in masked or EMPTY in masked:
-        masked = masked.replace(GLUE, " ").replace(EMPTY, " ")
+    never align when a value has several words (``target=low light, rate=2``). The words between a
+    ``key=value`` and the next ``key=`` are that value's (printf-style logs do not quote a value of
+    several words): they become one token (spaces read :data:`JOIN`), so ``old=low light new=on`` and
+    ``old=off new=on`` have one length and one template. The cuts are marked (:data:`GLUE`) so
+    :func:`unglue` gives the text back."""
+    if GLUE in masked or EMPTY in masked or JOIN in masked:
+        masked = masked.replace(GLUE, " ").replace(EMPTY, " ").replace(JOIN, " ")
     if "=" in masked:
         masked = _EMPTY_VALUE.sub("=" + EMPTY, masked)
+        masked = _JOINED_VALUE.sub(_join, masked)
     return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
 
 
+def _join(m: re.Match[str]) -> str:
+    a = m.start(1) - m.start()
+    return m.group()[:a] + m.group(1).replace(" ", JOIN)
+
+
 def unglue(text: str) -> str:
-    if GLUE not in text:
+    if GLUE not in text and JOIN not in text:
         return text
-    return text.replace(GLUE + " ", "").replace(" " + GLUE, "").replace(EMPTY, "")
+    return text.replace(GLUE + " ", "").replace(" " + GLUE, "").replace(EMPTY, "").replace(JOIN, " ")

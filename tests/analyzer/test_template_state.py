@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from analyzer.commands.templates import mine_paths, templates
 from analyzer.read import ReadStats
 from analyzer.templates import MemoryPersistence, TemplateConfig, TemplateMiner
+from analyzer.templates.persistence import STATE_VERSION
 
 MSGS = ([f"user u{i} logged in from 10.0.0.{i}" for i in range(12)] + ["disk full on /dev/sda1"] * 3
         + [f"Failed {w} for invalid user x{i} from 10.1.1.{i} port {100 + i} ssh2"
@@ -28,7 +29,7 @@ def test_state_is_plain_json(tmp_path):
         m.add(x)
     m.save()
     data = json.loads((tmp_path / "templates.state").read_text(encoding="utf-8"))
-    assert data["format"] == "ttsops-templates" and data["version"] == 2
+    assert data["format"] == "ttsops-templates" and data["version"] == STATE_VERSION == 3
     assert "py/" not in (tmp_path / "templates.state").read_text(encoding="utf-8")
     assert {tuple(r[2]) for r in data["ids"]} and len(data["ids"]) == len(m)
 
@@ -46,7 +47,7 @@ def test_planted_jsonpickle_payload_does_not_run(tmp_path):
     # the old format (zlib + jsonpickle inside) and one dressed as the new format
     old = {"version": 1, "config": fp, "drain": json.dumps(payload), "alias": {}, "posvals": {}, "pub": [],
            "counts": {}}
-    new = {"format": "ttsops-templates", "version": 2, "config": fp,
+    new = {"format": "ttsops-templates", "version": STATE_VERSION, "config": fp,
            "drain": {"counter": 0, "clusters": [], "tree": payload}, "merge": payload, "ids": [],
            "texts": [], "counts": []}
     for blob in (zlib.compress(json.dumps(old).encode()), json.dumps(new).encode()):
@@ -62,11 +63,11 @@ def test_planted_jsonpickle_payload_does_not_run(tmp_path):
 
 @pytest.mark.parametrize("blob", [
     b"garbage", b"", b"\xff\xfe\x00", b"[1, 2, 3]", b'{"format": "ttsops-templates"}',
-    b'{"format": "ttsops-templates", "version": 2, "config": "CONFIG", "drain": 5}',
+    b'{"format": "ttsops-templates", "version": VERSION, "config": "CONFIG", "drain": 5}',
     b"[" * 100_000 + b"]" * 100_000,
 ])
 def test_corrupt_or_foreign_state_is_kept_aside_not_overwritten(tmp_path, blob):
-    blob = blob.replace(b"CONFIG", TemplateConfig().fingerprint().encode())
+    blob = blob.replace(b"CONFIG", TemplateConfig().fingerprint().encode()).replace(b"VERSION", b"%d" % STATE_VERSION)
     (tmp_path / "templates.state").write_bytes(blob)
     m = TemplateMiner(state_dir=tmp_path)
     if not blob:                       # an empty file is no state at all: fresh, nothing to keep
@@ -177,3 +178,16 @@ def test_batch_ids_match_state_reload(shared_data, tmp_path):
     a = mine_paths(path, log_format=fmt, state_dir=str(tmp_path), stats=ReadStats())
     b = mine_paths(path, log_format=fmt, state_dir=str(tmp_path), stats=ReadStats())
     assert list(a.ids) == list(b.ids) and len(b.miner) == len(a.miner)
+
+
+def test_a_state_of_an_earlier_version_is_set_aside_with_a_warning(tmp_path):
+    """The version covers the tokenization too: a state cut another way would give other ids."""
+    m = TemplateMiner(state_dir=tmp_path)
+    m.add("user alice logged in")
+    m.save()
+    blob = json.loads((tmp_path / "templates.state").read_bytes())
+    blob["version"] = STATE_VERSION - 1
+    (tmp_path / "templates.state").write_text(json.dumps(blob))
+    again = TemplateMiner(state_dir=tmp_path)
+    assert again.state_warning and f"state version {STATE_VERSION - 1}" in again.state_warning
+    assert len(again) == 0
