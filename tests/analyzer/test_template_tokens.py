@@ -33,6 +33,8 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("Rect(0, 0 - 1080, 1920) shape (1, 80, 200) [f(x)] (a, b)", "Rect(<*>, <*> - <*>, <*>) shape (<*>) [f(x)] (a, b)"),
     ("params {'lr': 0.1, 'bs': 8} and {'x': 1} in WorkSource{10113}", "params {<*>} and {<*>} in WorkSource{<*>}"),
     ("KeyError: 'speaker id' for can't find 'x y'; don't 'one'", "KeyError: '<*>' for can't find '<*>'; don't 'one'"),
+    ("Generating:  45%|████▌     | 45/100 [00:10<00:12,  4.5it/s]", "Generating:  <*> <*> [<*>]"),
+    ("100%|##########| 8/8 and a | b 5% |", "<*> <*> and a | b <*> |"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -109,6 +111,8 @@ HOSTILE = {
     "spaced quotes": " '" * (MIB // 2),
     "value words": "a=b " + "c " * (MIB // 2),
     "values of words": "a=b c " * (MIB // 6),
+    "progress bars": "1%|" * (MIB // 3),
+    "one open bar": "1%|" + " " * MIB,
 }
 
 
