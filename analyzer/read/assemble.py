@@ -46,6 +46,25 @@ _TB_FIRST = frozenset(" \t\r\nTD^~")  # first characters _TB_BODY_RE can match
 _JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
 
 
+MAX_STARTS = 4096                # distinct record beginnings remembered a file
+# a bare exception line after a record of these levels is a record of its own (stderr interleaved
+# with a service's log), unless the record introduces it (``... failed:``)
+_QUIET = frozenset({"INFO", "DEBUG", "TRACE", "NOTICE", "WARNING"})
+_DIGITS = re.compile(r"\d+")
+_WORDISH = re.compile(r"[\w.:%\-]*")
+
+
+def line_lead(text: str) -> str:
+    """How a line begins: its first two words, digits as ``0``. A column-0 line after an exception
+    that begins like a record this file wrote on its own (``Generating:  5%|...``, ``Loading model
+    ...``) is that service's next line, not more of the exception's message (``CUDA kernel errors
+    might be asynchronously reported ...``): a plain stdout log is not swallowed after a crash."""
+    words = text.split(None, 2)
+    if len(words) > 1:
+        words[1] = _WORDISH.match(words[1]).group()   # ``67%|██████`` -> ``67%``
+    return _DIGITS.sub("0", " ".join(words[:2]))
+
+
 def never_continues(msg: str) -> bool:
     """Whether a headered line with message ``msg`` starts a new record whatever is pending: a headered
     line joins the record before only as a same-header traceback continuation (a traceback body
@@ -71,7 +90,7 @@ class Assembler:
 
     __slots__ = ("name", "out", "facts", "pending", "headered", "prefix", "in_tb", "extra", "extra_bytes",
                  "mode", "seen_exc", "blanks", "msg_lines", "last_kind", "exc_at", "ipy_name", "last_time",
-                 "has_format", "n", "nums")
+                 "has_format", "n", "nums", "starts")
 
     def __init__(self, name: str, out: list[Record], facts: FileFacts, *, has_format: bool = False):
         self.name = name
@@ -94,6 +113,7 @@ class Assembler:
         self.last_time: datetime | None = None
         self.n = 0                       # the file line being fed
         self.nums: list[int] | None = None   # the file line of each joined line (parallel to extra)
+        self.starts: set[str] = set()    # how header-less records of this file begin (:func:`line_lead`)
 
     # -- feeding ------------------------------------------------------------------------------
     def record(self, rec: Record, text: str) -> None:
@@ -136,7 +156,8 @@ class Assembler:
                 if self._absorb_block(k, text):
                     return
             elif self.headered:
-                if k in _JOIN_HEADERED:
+                if k in _JOIN_HEADERED and not (k == K.EXC and self.extra is None and p.level in _QUIET
+                                                and not p.message.rstrip().endswith(":")):
                     self._append(text)
                     self.in_tb = self.in_tb or k == K.TB_START
                     return
@@ -152,6 +173,8 @@ class Assembler:
                 rec.fields = dict(meta.fields)
             rec.traceback = meta.traceback
         self._start(rec, False, None)
+        if (k == K.OTHER or k == K.EXC) and len(self.starts) < MAX_STARTS:
+            self.starts.add(line_lead(text))
         if k == K.TB_START or k == K.FRAME:
             self.mode, self.seen_exc, self.msg_lines, self.exc_at = _TB, False, 0, []
         elif k == K.IPY_START:
@@ -212,11 +235,12 @@ class Assembler:
                 return False
             self.msg_lines += 1
         elif k == K.OTHER:
-            if self.blanks >= (1 if self.mode == _MSG else 2) or self.msg_lines >= MAX_MESSAGE_LINES:
+            if self.blanks >= (1 if self.mode == _MSG else 2) or self.msg_lines >= MAX_MESSAGE_LINES \
+                    or line_lead(text) in self.starts:
                 return False
             self.msg_lines += 1
         elif k == K.EXC:
-            if self.blanks or self.msg_lines >= MAX_MESSAGE_LINES:
+            if self.blanks or self.msg_lines >= MAX_MESSAGE_LINES or line_lead(text) in self.starts:
                 return False
             self.msg_lines += 1
         else:  # a frame or a new traceback without a chain marker, a crash line, an error line

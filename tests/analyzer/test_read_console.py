@@ -102,6 +102,38 @@ def test_traceback_pasted_without_indentation_and_a_long_message(tmp_path: Path)
     assert any(e.line == 10 and "mecabrc" in e.text for e in inc[0].root_cause.evidence)
 
 
+def test_a_service_goes_on_after_an_exception_line(tmp_path: Path) -> None:
+    """A plain stdout log: the lines after an exception line that begin like the service's own lines
+    are its next records, not more of the exception's message; a message of several lines stays whole."""
+    text = ("Loading model from /models/cosyvoice2-0.5b\n"
+            "Generating:   5%|          | 2/36 [00:00<00:56, 12.05it/s]\n"
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 23.69 GiB total)\n"
+            "Generating:  67%|██████    | 27/40 [00:58<00:35, 27.74it/s]\n"
+            "Loading model from /models/sambert\n"
+            "RuntimeError: CUDA error: device-side assert triggered\n"
+            "CUDA kernel errors might be asynchronously reported at some other API call.\n"
+            "For debugging consider passing CUDA_LAUNCH_BLOCKING=1.\n"
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.00 GiB (GPU 0; 23.69 GiB total)\n")
+    recs = _read(tmp_path, text)
+    assert [r.line for r in recs] == [1, 2, 3, 4, 5, 6, 9]
+    assert [r.level for r in recs] == [None, None, "ERROR", None, None, "ERROR", "ERROR"]
+    assert recs[5].raw.count("\n") == 2 and "CUDA_LAUNCH_BLOCKING" in recs[5].raw
+
+
+def test_a_bare_exception_line_after_an_info_line_is_its_own_record(tmp_path: Path) -> None:
+    """stderr interleaved with a server's log: an INFO access line does not carry an exception; a
+    record that introduces one (``... failed:``) or an ERROR does."""
+    text = ('INFO:     127.0.0.1:36091 - "POST /tts HTTP/1.1" 200 OK\n'
+            "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 3.59 GiB\n"
+            "ERROR:tts:synthesis failed:\n"
+            "ValueError: speaker 'x' not found\n"
+            "2024-06-15 14:22:03 INFO loading voices:\n"
+            "FileNotFoundError: [Errno 2] No such file or directory: 'voices/x.pt'\n")
+    recs = _read(tmp_path, text)
+    assert [(r.line, r.level) for r in recs] == [(1, "INFO"), (2, "ERROR"), (3, "ERROR"), (5, "INFO")]
+    assert "speaker 'x' not found" in recs[2].raw and "voices/x.pt" in recs[3].raw
+
+
 def test_truncated_traceback_still_an_error(tmp_path: Path) -> None:
     recs = _read(tmp_path, 'Traceback (most recent call last):\n  File "train.py", line 677, in <module>\n'
                            "    main(args)\n")
