@@ -323,7 +323,7 @@ class SegmentFamilies:
                 if "<" in toks[j - 1] and not (var and j == i + 1):
                     break               # a mask inside a run of words: longer runs from i hold it too
                 rest = toks[:i] + toks[j:]
-                if sum("<" not in t for t in rest) >= 2:
+                if sum("<" not in t for t in rest) >= 1:
                     yield i, j
                 if var:
                     break
