@@ -23,8 +23,9 @@ mean, on the 8 Loghub-2k sets in ../shared/data/loghub2k (corrected ground truth
   have. Built from the shared sets' own ground truth; the defaults were chosen on real + variants.
   Phrase variants (values of 1-3 pseudo-words: variables of several words) and shape variants
   (:func:`shape_variants`: values of one shape from :data:`SHAPES`, what variables look like in any
-  software's logs, for the token classes) and empty-value variants (:func:`empty_variants`: optional
-  ``key=`` values written empty) are reported, not used to choose knobs.
+  software's logs, for the token classes), empty-value variants (:func:`empty_variants`: optional
+  ``key=`` values written empty) and first-word variants (:func:`prefix_variants`: a variable word in
+  front, ``name: text``) are reported, not used to choose knobs.
 * held-out check (``--heldout DIR``, default $TTSOPS_HELDOUT_LOGHUB or ../heldout/loghub2k; skipped
   when absent): other public Loghub-2k sets laid out like the shared ones (``DIR/formats.json``,
   ``DIR/<name>/<name>_2k.log`` and ``..._structured_corrected.csv``, e.g. from logpai/logparser's
@@ -134,6 +135,30 @@ def empty_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
             return lambda rng, value: "" if rng.random() < 0.3 else value
         return None
     return _rewrite_variables(sets, seeds, "empty:", rule)
+
+
+def prefix_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """Stress sets with a variable first word: each template, with probability 1/2, is written after a
+    word from a vocabulary of 5/20/100 pseudo-words, as a label (``name: text``, ``name - text``: a
+    process, a user, a host naming the source) or plainly (``name text``), one form a template.
+    Ground truth is unchanged."""
+    import zlib
+
+    out = {}
+    for name, (_log, _fmt, tids, ttpl, contents) in sets.items():
+        for seed in seeds:
+            rng = random.Random(zlib.crc32(f"prefix:{name}:{seed}".encode()))
+            rules: dict = {}
+            new = []
+            for t, c in zip(ttpl, contents):
+                if t not in rules:
+                    rules[t] = None if rng.random() >= 0.5 else (
+                        [_pseudo_value(rng, False) for _ in range(rng.choice((5, 20, 100)))],
+                        rng.choice((": ", " - ", " ")))
+                rule = rules[t]
+                new.append(c if rule is None else rng.choice(rule[0]) + rule[1] + c)
+            out[f"{name}~{seed}"] = (None, None, tids, ttpl, new)
+    return out
 
 
 def _vocabulary_rule(value_maker):  # noqa: ANN001, ANN202
@@ -309,18 +334,23 @@ def accuracy(heldout: Path | None) -> dict:
     s_ours, s_base = score_ours(shapes), score_drain3(shapes)
     empties = empty_variants(sets)
     e_ours, e_base = score_ours(empties), score_drain3(empties)
-    what = {"word_variants": "pseudo-words (5/20/100 values per position)",
-            "phrase_variants": "1-3 pseudo-words (5/20/100 values per position)",
-            "shape_variants": f"values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, dict, base64...; "
-                              "5/20/100 values per position)",
-            "empty_variants": "nothing on 30% of the lines where the position is a key=value (p=1/2)"}
+    prefixes = prefix_variants(sets)
+    f_ours, f_base = score_ours(prefixes), score_drain3(prefixes)
+    half = "half the variable positions of each template filled with"
+    what = {"word_variants": f"{half} pseudo-words (5/20/100 values per position)",
+            "phrase_variants": f"{half} 1-3 pseudo-words (5/20/100 values per position)",
+            "shape_variants": f"{half} values of one shape of {len(SHAPES)} (mail, UUID, ISO time, list, dict, "
+                              "base64...; 5/20/100 values per position)",
+            "empty_variants": "half the key=<*> positions of each template written empty on 30% of their lines",
+            "prefix_variants": "half the templates written after a variable first word (5/20/100 values; "
+                               "'name: ', 'name - ' or 'name ')"}
     for label, key, vo, vb, vs_all in (("word-variable", "word_variants", v_ours, v_base, variants),
                                        ("phrase-variable", "phrase_variants", p_ours, p_base, phrases),
                                        ("shape-variable", "shape_variants", s_ours, s_base, shapes),
-                                       ("empty-value", "empty_variants", e_ours, e_base, empties)):
+                                       ("empty-value", "empty_variants", e_ours, e_base, empties),
+                                       ("first-word", "prefix_variants", f_ours, f_base, prefixes)):
         result[key] = {n: {"ours": vo[n], "drain3_default": vb[n]} for n in vs_all}
-        print(f"\n{label} stress: each shared set x 3 seeds, half the variable positions of each template "
-              f"filled with {what[key]}; defaults")
+        print(f"\n{label} stress: each shared set x 3 seeds, {what[key]}; defaults")
         print(f"{'dataset':<11}{'ours GA':>8}{'FGA':>7} |{'drain3 GA':>10}{'FGA':>7}")
         for n in sets:
             vs = [v for v in vs_all if v.split("~")[0] == n]

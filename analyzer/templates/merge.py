@@ -15,7 +15,8 @@ one number ``k``:
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
   variable). At the leading positions Drain's prefix tree branches on, a word names the event
   (``boot (command <*>)`` / ``wait (command <*>)``) unless at least :data:`KEYED_CONTEXT` constant
-  words of the rest say the messages are one (``<user> Served block <*> to <*>``).
+  words of the rest say the messages are one (``<user> Served block <*> to <*>``); a word that
+  labels the message (``name: text``, ``name - text``: a process, a user, a host) needs one.
 
 * **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
@@ -59,6 +60,17 @@ def blind(token: str) -> str:
     if m is not None and _VAR.search(m.group(1)) is None:
         return m.group(1) + "<*>"
     return "<*>"
+
+
+_SEPARATOR = re.compile(r"[-|:>=~*#]+")
+_WORDY = re.compile(r"^[^<]*[A-Za-z][^<]*$")   # a constant token with a letter (``flg=``, ``out``)
+
+
+def labels(toks: tuple[str, ...], i: int) -> bool:
+    """Whether the word at ``i`` labels the message after it (``name: text``, ``name - text``): the
+    source or subject of the event (a process, a user, a host), not its name."""
+    t = toks[i]
+    return (len(t) > 1 and t[-1] == ":") or (i + 1 < len(toks) and _SEPARATOR.fullmatch(toks[i + 1]) is not None)
 
 
 def is_mask(token: str) -> bool:
@@ -181,7 +193,8 @@ class ClusterMerger:
                 if "<" in t:
                     continue
                 rest = blind_toks[:i] + blind_toks[i + 1:]
-                if i < self.keyed and sum(r.isalpha() for r in rest) < KEYED_CONTEXT:
+                if i < self.keyed and sum(_WORDY.search(r) is not None for r in rest) < (
+                        1 if labels(toks, i) else KEYED_CONTEXT):
                     continue   # Drain's key: a word there names the event, unless words enough back it
                 if all(r == "<*>" for r in rest):
                     continue   # nothing constant left to say the messages are alike
