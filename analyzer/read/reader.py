@@ -233,7 +233,7 @@ def iter_file_records(path: str, *, log_format: str | None = None, stats: ReadSt
     name = display or ("<stdin>" if path == "-" else path)
     reader = FileReader(name, parser, stats)
     yield from reader_records(reader, iter_raw_lines(path, stats, name), stats)
-    stats.file_done(name, reader.facts)
+    stats.file_done(name, reader.facts, times=parser.parse_times)
 
 
 def reader_records(reader: FileReader, raw_lines: Iterator[tuple[int, bytes]], stats: ReadStats) -> Iterator[Record]:

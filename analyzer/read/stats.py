@@ -57,12 +57,13 @@ class ReadStats:
         if len(self.warnings) < 1000 and message not in self.warnings:
             self.warnings.append(message)
 
-    def file_done(self, name: str, facts: FileFacts) -> None:
-        """Record how ``name`` was read and say what a reader of the report must know about it."""
+    def file_done(self, name: str, facts: FileFacts, *, times: bool = True) -> None:
+        """Record how ``name`` was read and say what a reader of the report must know about it
+        (``times=False``: times were not read, as for ``tts-analyze templates``: nothing to say of them)."""
         self.facts[name] = facts
         if not facts.records:
             return
-        no_time, no_level = facts.timed == 0, facts.leveled == 0
+        no_time, no_level = times and facts.timed == 0, facts.leveled == 0
         how = "" if facts.envelope == "plain" else f" ({facts.envelope} envelope)"
         if no_time and no_level:
             self.warn(f"{name}{how}: no timestamps and no log levels recognised in {facts.records} records: read as "

@@ -87,6 +87,14 @@ def test_table_and_json_formats(tmp_path):
     assert data["templates"][0]["count"] == 5
 
 
+def test_templates_says_nothing_of_times_it_does_not_read(tmp_path):
+    """``templates`` skips time parsing (speed): a timestamped log gets no 'no timestamps' warning."""
+    p = tmp_path / "a.log"
+    p.write_text("".join(f"2024-06-15 10:00:0{i},123 - root - INFO - user {i} logged in\n" for i in range(5)))
+    r = CliRunner().invoke(templates, [str(p)])
+    assert r.exit_code == 0 and "logged in" in r.output and "timestamps" not in r.output
+
+
 def test_config_validation_and_toml(tmp_path):
     for bad in ({"sim_th": 0}, {"sim_th": float("nan")}, {"sim_th": "0.5"}, {"depth": 2}, {"depth": 4.0},
                 {"max_children": 0}, {"split_max_values": -1}, {"merge_runs": "yes"},
