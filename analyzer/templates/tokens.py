@@ -42,6 +42,11 @@ NUM       any other *piece* holding a digit. A piece is what lies between delimi
           position).
 ========  =========================================================================================
 
+CJK text (Chinese, Japanese, Korean, full-width forms) is written without spaces, so its characters are
+piece delimiters too: ``耗时1.23秒`` masks to ``耗时<*>秒`` and keeps its words, where a whole
+sentence would otherwise be one piece with a digit (``<*>``), the same for every message; the glue
+step then cuts around that mask. Host, ``host:port`` and mail patterns read ASCII names only.
+
 Every pattern starts only at a piece boundary (a look-behind) and uses possessive quantifiers, so a
 match attempt never backtracks over what it consumed: masking is linear in the message length,
 whatever the input (a 1 MiB ``1.1.1.…`` line is masked in one match).
@@ -53,7 +58,9 @@ from typing import Iterable
 
 __all__ = ["TOKEN_CLASSES", "Masker", "DIGITS_TO_ONE", "digit_blind", "has_digit", "glue", "unglue", "GLUE"]
 
-_D = r"\s=:,;()\[\]{}\"'<>|"          # piece delimiters
+# CJK scripts and full-width forms (literal characters, not \u escapes: the patterns stay digit-blind)
+_CJK = "\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef"
+_D = r"\s=:,;()\[\]{}\"'<>|" + _CJK   # piece delimiters: CJK text is written without spaces
 _P = f"[^{_D}]"                          # one piece character
 _START = f"(?<!{_P})"                    # at a piece boundary
 # a name with a digit or two: ``ssh2``, ``eth0`` (short word, digits at the end) or ``jk2_init``,
@@ -65,8 +72,8 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("PROGRESS", r"(?<![\w.])\d{1,3}(?:\.\d+)?%\|[^|\n]*+\|"),
     ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/]++(?:/[^{_D}/]*+)*+"
              r"|(?<![\w])[A-Za-z]:\\[^\s\"'<>|]*+"),
-    ("HOSTPORT", rf"{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P}))"),
-    ("HOST", rf"{_START}[A-Za-z_$][\w\-$]*+(?:\.[A-Za-z_$][\w\-$]*+){{2,}}+(?=\.?(?!{_P}))"),
+    ("HOSTPORT", rf"(?a:{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P})))"),
+    ("HOST", rf"(?a:{_START}[A-Za-z_$][\w\-$]*+(?:\.[A-Za-z_$][\w\-$]*+){{2,}}+(?=\.?(?!{_P})))"),
     ("IPV4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"),
     ("ISODATE", r"(?<![\w.:/\-])\d{4}(?:-\d{1,2}-|/\d{1,2}/)\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
                 r"(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w:/\-])"),
@@ -75,7 +82,7 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
              r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]++\d{1,2}(?!\w)"
              r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"
              r"(?:[ \t]++\d{4}(?!\w))?"),
-    ("EMAIL", rf"{_START}[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+(?!{_P})"),
+    ("EMAIL", rf"(?a:{_START}[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)*+(?!{_P}))"),
     ("LIST", r"(?<=[\[{])(?=[^\[\]{}()\n]*?, )[^\[\]{}()\n]++(?=[\]}])"
              r"|(?<=\{)(?=[^{}\n]*?: )[^{}\n]++(?=\})"
              r"|(?<=\()[-+]?\d++(?:\.\d++)?+(?:, [-+]?\d++(?:\.\d++)?+)++(?=\))"),
@@ -159,6 +166,10 @@ _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
 # that value's (a value of several words, printf-style logs do not quote it)
 _KEY = r"[A-Za-z_][\w.\-]*+="
 _JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$))++)(?=,? {_KEY})")
+# a mask inside CJK text (``耗时<*>秒``): cut around it, CJK text has no spaces to cut at
+_CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])(<[A-Za-z0-9_*]++>)")
+_CJK_AFTER_MASK = re.compile(rf"(<[A-Za-z0-9_*]++>)(?=[{_CJK}])")
+_HAS_CJK = re.compile(f"[{_CJK}]")
 _EMPTY_VALUE = re.compile(rf"(?<=[^\s{_OPEN}])=(?=[\s,;)\]}}]|$)|(?<=\s)=(?=[,;)\]}}]|$)")
 
 
@@ -176,7 +187,10 @@ def glue(masked: str) -> str:
     if "=" in masked:
         masked = _EMPTY_VALUE.sub("=" + EMPTY, masked)
         masked = _JOINED_VALUE.sub(_join, masked)
-    return _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
+    out = _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
+    if "<" in out and _HAS_CJK.search(out) is not None:
+        out = _CJK_AFTER_MASK.sub(r"\1 " + GLUE, _CJK_BEFORE_MASK.sub(GLUE + r" \1", out))
+    return out
 
 
 def _join(m: re.Match[str]) -> str:

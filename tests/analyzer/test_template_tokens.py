@@ -35,6 +35,7 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("KeyError: 'speaker id' for can't find 'x y'; don't 'one'", "KeyError: '<*>' for can't find '<*>'; don't 'one'"),
     ("Generating:  45%|████▌     | 45/100 [00:10<00:12,  4.5it/s]", "Generating:  <*> <*> [<*>]"),
     ("100%|##########| 8/8 and a | b 5% |", "<*> <*> and a | b <*> |"),
+    ("合成完成，耗时1.23秒，RTF=0.12 第3句", "合成完成，耗时<*>秒，RTF=<*> 第<*>句"),   # CJK text has no spaces
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -47,6 +48,7 @@ def test_token_classes(text, masked):
     ("a=x y z b=2 c", "a=\x01 x\x03y\x03z b=\x01 2 c"),
     ("count=5 items done", "count=\x01 5 items done"),       # no key after: the words are the message's
     ("x=1 foo, bar y=2", "x=\x01 1 foo \x01, bar y=\x01 2"),
+    ("耗时<*>秒，共<*>", "耗时\x01 <*> \x01秒，共\x01 <*>"),
     ("error: disk full (code <*>)", "error: disk full (\x01 code <*> \x01)"),
     ("X::run ws=WorkSource{<*>}", "X::\x01 run ws=\x01 WorkSource{<*>}"),
     ("ruser= rhost=<*>", "ruser=\x01 \x02 rhost=\x01 <*>"),
@@ -113,6 +115,10 @@ HOSTILE = {
     "values of words": "a=b c " * (MIB // 6),
     "progress bars": "1%|" * (MIB // 3),
     "one open bar": "1%|" + " " * MIB,
+    "CJK digits": "耗1" * (MIB // 2),
+    "CJK masks": "耗时<*>" * (MIB // 5),
+    "CJK words": "耗a" * (MIB // 2),
+    "CJK mail": "a耗@" * (MIB // 3),
 }
 
 
@@ -138,6 +144,19 @@ def test_key_values_of_several_words_are_one_variable_each():
     final = {m.canonical(i) for i in ids}
     assert len(final) == 1
     assert m.templates()[final.pop()] == "setMode old=<*> new=<*>, reason=user"
+
+
+def test_cjk_messages_with_numbers_keep_their_words():
+    """A Chinese service log writes numbers inside its text: each message stays its own template."""
+    m = TemplateMiner()
+    kinds = {"合成完成，耗时{}秒": (1.5, 2.25, 0.8, 3.1), "推理失败，错误码{}：显存不足": (1, 2, 3, 7),
+             "文本切分为{}段": (2, 3, 5, 8), "当前队列长度：{}，等待中：{}": ((1, 2), (3, 0), (9, 9), (4, 1))}
+    ids = {}
+    for text, values in kinds.items():
+        ids[text] = {m.add(text.format(*(v if isinstance(v, tuple) else (v,)))).template_id for v in values}
+    final = {t: {m.canonical(i) for i in v} for t, v in ids.items()}
+    assert all(len(v) == 1 for v in final.values()) and len(set().union(*final.values())) == 4
+    assert m.templates()[final["合成完成，耗时{}秒"].pop()] == "合成完成，耗时<*>秒"
 
 
 def test_a_value_of_several_words_is_one_variable():
