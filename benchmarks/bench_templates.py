@@ -253,6 +253,7 @@ SHAPES = {   # what a variable looks like in any software's logs (shape stress);
     "windows path": lambda r: f"C:\\Program Files\\{_w(r)}\\{_w(r)}.dll",
     "negative int": lambda r: str(-r.randint(1, 99999)),
     "0x hex": lambda r: "0x" + _hex(r, r.randint(4, 12)),
+    "grouped number": lambda r: f"{r.randint(0, 10 ** r.randint(1, 9)):,}",
     "progress bar": lambda r: (lambda n: f"{10 * n}%|{'█' * n}{' ' * (10 - n)}|")(r.randint(0, 10)),
 }
 

@@ -29,8 +29,9 @@ QUOTED    the inside of a double- or single-quoted string of several words (``ta
           that would otherwise break the alignment of tokens; a one-word quoted value is left to the
           counts. Not an HTTP request line (``"POST /tts HTTP/1.1"``, what every web server and
           ASGI/WSGI server logs): its method is the event, its path a PATH
-QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``): the unit moves
-          with the magnitude
+QUANTITY  a number with a unit of size or time (``384.0 B``, ``1.6 KB``, ``12ms``, ``1,024 MB``): the
+          unit moves with the magnitude
+GROUPED   a number written with thousands separators, ``1,234,567``: one value, not three
 HEX       eight or more hex digits of one case (a hash, ``ffffffff``); ``0x1f`` is a NUM piece
 WORDVAL   values written as words: ``true``, ``false``, ``null`` and the default accounts ``root``,
           ``admin`` (any case; the Loghub-2.0 annotation rules BL and US)
@@ -89,8 +90,9 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("QUOTED", r"(?<=[\s=:(\[{,]\")(?!(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|CONNECT|TRACE) )"
                r"(?=[^\"\s]*+\s)[^\"]*+(?=\")"
                r"|(?<=[\s=:(\[{,]')(?=[^'\s]*+\s)[^'\n]*+(?='(?!\w))"),
-    ("QUANTITY", rf"{_START}[-+]?\d++(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
+    ("QUANTITY", rf"{_START}[-+]?\d++(?:,\d{{3}}(?!\d))*+(?:\.\d++)?[ ]?(?:[KMGTPE]i?B|B|[kKMG]Hz|ns|us|µs|ms|s|sec|secs|min|mins|h|hrs?)"
                  rf"(?!{_P})"),
+    ("GROUPED", rf"{_START}[-+]?\d{{1,3}}+(?:,\d{{3}}(?!\d))++(?:\.\d++)?+(?!{_P}|,\d)"),
     ("HEX", rf"{_START}(?:[0-9a-f]{{8,}}+|[0-9A-F]{{8,}}+)(?!{_P})"),
     ("WORDVAL", r"(?<![\w\-])(?i:true|false|null|root|admin)(?![\w\-])"),
     ("NUM", rf"{_START}(?=[^{_D}\d]*+\d)(?!{_NAME}(?!{_P})){_P}++"),

@@ -36,6 +36,7 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("Generating:  45%|████▌     | 45/100 [00:10<00:12,  4.5it/s]", "Generating:  <*> <*> [<*>]"),
     ("100%|##########| 8/8 and a | b 5% |", "<*> <*> and a | b <*> |"),
     ("合成完成，耗时1.23秒，RTF=0.12 第3句", "合成完成，耗时<*>秒，RTF=<*> 第<*>句"),   # CJK text has no spaces
+    ("sent 1,234,567 bytes (1,024 MB) ids 1,2,3", "sent <*> bytes (<*>) ids <*>,<*>,<*>"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -118,6 +119,7 @@ HOSTILE = {
     "CJK digits": "耗1" * (MIB // 2),
     "CJK masks": "耗时<*>" * (MIB // 5),
     "CJK words": "耗a" * (MIB // 2),
+    "grouped digits": "1,000" * (MIB // 5),
     "CJK mail": "a耗@" * (MIB // 3),
 }
 
