@@ -37,6 +37,7 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("100%|##########| 8/8 and a | b 5% |", "<*> <*> and a | b <*> |"),
     ("合成完成，耗时1.23秒，RTF=0.12 第3句", "合成完成，耗时<*>秒，RTF=<*> 第<*>句"),   # CJK text has no spaces
     ("sent 1,234,567 bytes (1,024 MB) ids 1,2,3", "sent <*> bytes (<*>) ids <*>,<*>,<*>"),
+    ("open C:\\Users\\Ann Lee\\x.wav and C:\\x\\a b", "open <*> and <*> b"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
@@ -120,6 +121,8 @@ HOSTILE = {
     "CJK masks": "耗时<*>" * (MIB // 5),
     "CJK words": "耗a" * (MIB // 2),
     "grouped digits": "1,000" * (MIB // 5),
+    "windows folders": "C:\\a " * (MIB // 5),
+    "one spaced folder": "C:\\" + "a " * (MIB // 2),
     "CJK mail": "a耗@" * (MIB // 3),
 }
 
