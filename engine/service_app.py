@@ -20,6 +20,12 @@ __all__ = ["create_app", "version", "error_type"]
 WEBUI = Path(__file__).with_name("webui.html")
 FAVICON = Path(__file__).with_name("favicon.svg")
 CLOSE = {"Connection": "close"}     #: the rest of an unread body would be taken for the next request
+DRAIN_BYTES = 1 << 20               #: a too-large body up to this size is read (and dropped) before the 413
+
+
+async def _drain(request: Any) -> None:
+    async for _ in request.stream():
+        pass
 
 
 def version() -> str:
@@ -165,6 +171,13 @@ def create_app(state: Any):
     async def read_body(request: Request, call: _Call) -> bytes | Response:
         clen = request.headers.get("content-length")
         if clen and clen.isdigit() and int(clen) > s.max_body_bytes:
+            if int(clen) <= DRAIN_BYTES:
+                # read what the client is sending before answering: closing on an unread body resets
+                # the connection, and the client sees ECONNRESET instead of the 413
+                try:
+                    await asyncio.wait_for(_drain(request), timeout=s.body_timeout_s)
+                except (asyncio.TimeoutError, ClientDisconnect):
+                    pass
             return error(413, "body_too_large", f"body of {clen} bytes exceeds {s.max_body_bytes}", call,
                          headers=CLOSE)
 
