@@ -63,7 +63,7 @@ def blind(token: str) -> str:
 
 
 _SEPARATOR = re.compile(r"[-|:>=~*#]+")
-_WORDY = re.compile(r"^[^<]*[A-Za-z][^<]*$")   # a constant token with a letter (``flg=``, ``out``)
+_WORDY = re.compile(r"^[^<]*?[A-Za-z]")   # a word before any mask (``out``, ``Old:``, ``flg=<*>``)
 
 
 def labels(toks: tuple[str, ...], i: int) -> bool:
