@@ -167,8 +167,9 @@ _GLUE_AFTER = re.compile(rf"(?<![{_OPEN}])([{_OPEN}]++)(?=[^\s{_OPEN}{_CLOSE}])"
 _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
 # ``key=a b c key2=`` / ``key=a b c, key2=``: words between a ``key=value`` and the next ``key=`` are
 # that value's (a value of several words, printf-style logs do not quote it)
-_KEY = r"[A-Za-z_][\w.\-]*+="
-_JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$))++)(?=,? {_KEY})")
+_KEY = r"[A-Za-z_][\w.\-]*+ ?= ?"     # ``key=`` or ``key = ``
+_JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$)(?! ?=))++)"
+                           rf"(?=,? ?[A-Za-z_][\w.\-]*+ ?=)")
 # a mask inside CJK text (``耗时<*>秒``): cut around it, CJK text has no spaces to cut at
 _CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])(<[A-Za-z0-9_*]++>)")
 _CJK_AFTER_MASK = re.compile(rf"(<[A-Za-z0-9_*]++>)(?=[{_CJK}])")
@@ -182,7 +183,7 @@ def glue(masked: str) -> str:
     tokens), and a comma that ends a value is a token of its own: ``x,`` and ``<*>,`` would otherwise
     never align when a value has several words (``target=low light, rate=2``). The words between a
     ``key=value`` and the next ``key=`` are that value's (printf-style logs do not quote a value of
-    several words): they become one token (spaces read :data:`JOIN`), so ``old=low light new=on`` and
+    several words; ``key = value`` too): they become one token (spaces read :data:`JOIN`), so ``old=low light new=on`` and
     ``old=off new=on`` have one length and one template. The cuts are marked (:data:`GLUE`) so
     :func:`unglue` gives the text back."""
     if GLUE in masked or EMPTY in masked or JOIN in masked:

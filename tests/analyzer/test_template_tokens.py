@@ -50,6 +50,8 @@ def test_token_classes(text, masked):
     ("a=x y z b=2 c", "a=\x01 x\x03y\x03z b=\x01 2 c"),
     ("count=5 items done", "count=\x01 5 items done"),       # no key after: the words are the message's
     ("x=1 foo, bar y=2", "x=\x01 1 foo \x01, bar y=\x01 2"),
+    ("my id = ann lee, error = x y b = 2", "my id = ann\x03lee \x01, error = x\x03y b = 2"),   # spaced keys
+    ("x = 1 is fine", "x = 1 is fine"),
     ("耗时<*>秒，共<*>", "耗时\x01 <*> \x01秒，共\x01 <*>"),
     ("error: disk full (code <*>)", "error: disk full (\x01 code <*> \x01)"),
     ("X::run ws=WorkSource{<*>}", "X::\x01 run ws=\x01 WorkSource{<*>}"),
@@ -115,6 +117,8 @@ HOSTILE = {
     "spaced quotes": " '" * (MIB // 2),
     "value words": "a=b " + "c " * (MIB // 2),
     "values of words": "a=b c " * (MIB // 6),
+    "spaced keys": "a = " * (MIB // 4),
+    "spaced values": "a = b c " * (MIB // 8),
     "progress bars": "1%|" * (MIB // 3),
     "one open bar": "1%|" + " " * MIB,
     "CJK digits": "耗1" * (MIB // 2),
