@@ -32,15 +32,15 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping
 
-from .tokens import GLUE
+from .tokens import GLUE, MASK
 
 __all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS", "MAX_SEGMENT"]
 
 MAX_FAMILY_TOKENS = 64
 MAX_SEGMENT = 3
 KEYED_CONTEXT = 3
-_VAR = re.compile(r"<[A-Za-z0-9_*]+>|\d")
-_MASK = re.compile(r"<[A-Za-z0-9_*]+>")
+_VAR = re.compile(MASK + r"|\d")
+_MASK = re.compile(MASK)
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
 

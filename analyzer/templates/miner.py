@@ -34,11 +34,11 @@ from typing import Any, Iterator, NamedTuple, Sequence
 from .config import TemplateConfig
 from .merge import ClusterMerger, SegmentFamilies
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
-from .tokens import Masker, glue, unglue
+from .tokens import MASK, Masker, glue, unglue
 
 __all__ = ["TemplateMiner", "TemplateMatch"]
 
-_VAR_RUN = re.compile(r"(?:<[A-Za-z0-9_*]+>|[^\w\s<>])+")
+_VAR_RUN = re.compile(rf"(?:{MASK}|[^\w\s<>])+")
 
 
 @lru_cache(maxsize=4096)

@@ -158,6 +158,7 @@ class Masker:
 
 
 # -- glued tokens ------------------------------------------------------------------------------
+MASK = r"<[A-Za-z0-9_*]+>"   # how a masked variable reads: ``<*>``, or ``<NUM>`` with typed masks
 GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
 EMPTY = "\x02"  # the value of ``key=`` written empty (``ruser= rhost=x``): a token that reads back as nothing
 JOIN = "\x03"   # a space inside one value of several words (``oldVal=low light mode=2``): one token
@@ -171,8 +172,8 @@ _KEY = r"[A-Za-z_][\w.\-]*+ ?= ?"     # ``key=`` or ``key = ``
 _JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$)(?! ?=))++)"
                            rf"(?=,? ?[A-Za-z_][\w.\-]*+ ?=)")
 # a mask inside CJK text (``耗时<*>秒``): cut around it, CJK text has no spaces to cut at
-_CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])(<[A-Za-z0-9_*]++>)")
-_CJK_AFTER_MASK = re.compile(rf"(<[A-Za-z0-9_*]++>)(?=[{_CJK}])")
+_CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])({MASK})")
+_CJK_AFTER_MASK = re.compile(rf"({MASK})(?=[{_CJK}])")
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _EMPTY_VALUE = re.compile(rf"(?<=[^\s{_OPEN}])=(?=[\s,;)\]}}]|$)|(?<=\s)=(?=[,;)\]}}]|$)")
 
