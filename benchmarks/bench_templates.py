@@ -467,21 +467,14 @@ def drain3_loop(path: Path, masked: bool | str) -> tuple[float, int, int]:
 
 
 def ours(path: Path) -> tuple[float, int, int, list[int]]:
-    from analyzer.commands.templates import mine_paths
+    """The ``tts-analyze templates --format csv`` path: mine, then write the CSV (to /dev/null)."""
+    from analyzer.commands.templates import mine_paths, write_csv
     from analyzer.read import ReadStats
 
     t0 = time.perf_counter()
     res = mine_paths([str(path)], log_format=HDFS_FORMAT, stats=ReadStats())
-    tmpl = res.miner.templates()
-    quoted = {tid: f",E{tid},{t}\n" for tid, t in tmpl.items()}
     with open(os.devnull, "w") as out:
-        buf = []
-        for i, tid in enumerate(res.ids, 1):
-            buf.append(f"{i}{quoted[tid]}")
-            if len(buf) >= 8192:
-                out.write("".join(buf))
-                buf.clear()
-        out.write("".join(buf))
+        write_csv(out, res.ids, res.miner.templates())
     return time.perf_counter() - t0, len(res.ids), len(set(res.ids)), list(res.ids)
 
 

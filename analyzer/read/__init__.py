@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from analyzer.read.assemble import MAX_JOINED_BYTES, MAX_JOINED_LINES, Assembler
 from analyzer.read.frame import load_logs
-from analyzer.read.lines import MAX_LINE_BYTES, decode_line, iter_raw_lines
+from analyzer.read.lines import MAX_LINE_BYTES, decode_line, iter_raw_batches, iter_raw_lines
 from analyzer.read.logformat import logformat_regex
 from analyzer.read.parser import LineParser
 from analyzer.read.paths import LOG_SUFFIXES, NOT_LOGS, expand_paths
@@ -30,7 +30,8 @@ from analyzer.read.stats import FileFacts, ReadStats
 from analyzer.read.times import norm_level, parse_time
 
 __all__ = [
-    "ReadStats", "FileFacts", "read_records", "iter_file_records", "iter_raw_lines", "decode_line",
+    "ReadStats", "FileFacts", "read_records", "iter_file_records", "iter_raw_lines", "iter_raw_batches",
+    "decode_line",
     "expand_paths", "load_logs", "LineParser", "FileReader", "Assembler", "logformat_regex", "parse_time",
     "norm_level", "MAX_LINE_BYTES", "MAX_JOINED_LINES", "MAX_JOINED_BYTES", "LOG_SUFFIXES", "NOT_LOGS",
 ]

@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator
 
 from analyzer.read.stats import ReadStats
 
-__all__ = ["iter_raw_lines", "decode_line", "MAX_LINE_BYTES"]
+__all__ = ["iter_raw_lines", "iter_raw_batches", "decode_line", "MAX_LINE_BYTES"]
 
 MAX_LINE_BYTES = 1 << 20        # a longer line is cut here (BadLine "line too long") and the rest skipped
 
@@ -34,6 +34,15 @@ def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None, *,
 
     ``span=(start, end)``: only the bytes ``[start, end)`` of a plain file (``end=None``: to its end),
     numbered from 1; both must be line starts (a piece of a large file, :mod:`analyzer.dist.partition`)."""
+    for first, lines in iter_raw_batches(path, stats, display, span=span):
+        yield from enumerate(lines, first)
+
+
+def iter_raw_batches(path: str, stats: ReadStats, display: str | None = None, *,
+                     span: tuple[int, int | None] | None = None) -> Iterator[tuple[int, list[bytes]]]:
+    """The lines of :func:`iter_raw_lines` in batches: (number of the first, lines). A plain file
+    gives a block's worth at a time, so a hot loop can work a batch with C-level ``map`` calls;
+    stdin gives each line as it comes (a pipe must not wait for a batch to fill)."""
     name = display or path
     try:
         fh = _open_binary(path)
@@ -47,11 +56,30 @@ def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None, *,
             fh.seek(span[0])
             if span[1] is not None:
                 fh = _Limited(fh, span[1] - span[0])  # type: ignore[assignment]
-        yield from _iter_block_lines(fh, name, stats)
+        yield from _iter_blocks(fh, name, stats)
         return
     if span is not None:
         fh.close()
         raise ValueError(f"{name}: a byte range of a compressed file or stdin cannot be read")
+    if fh is sys.stdin.buffer:
+        for n, line in _iter_readline(fh, name, stats):
+            yield n, [line]
+        return
+    batch: list[bytes] = []
+    first = 1
+    for n, line in _iter_readline(fh, name, stats):
+        if not batch:
+            first = n
+        batch.append(line)
+        if len(batch) >= _BATCH:
+            yield first, batch
+            batch = []
+    if batch:
+        yield first, batch
+
+
+def _iter_readline(fh: BinaryIO, name: str, stats: ReadStats) -> Iterator[tuple[int, bytes]]:
+    """Lines of a compressed file or stdin, one ``readline`` at a time."""
     n = 0
     try:
         readline = fh.readline
@@ -102,6 +130,7 @@ def iter_raw_lines(path: str, stats: ReadStats, display: str | None = None, *,
 
 
 _BLOCK = 1 << 18
+_BATCH = 4096        # lines a batch of a compressed file
 
 
 class _Limited:
@@ -123,8 +152,8 @@ class _Limited:
         self.fh.close()
 
 
-def _iter_block_lines(fh: BinaryIO, name: str, stats: ReadStats) -> Iterator[tuple[int, bytes]]:
-    """:func:`iter_raw_lines` for a plain file: big blocks split at newlines (a third of the cost of
+def _iter_blocks(fh: BinaryIO, name: str, stats: ReadStats) -> Iterator[tuple[int, list[bytes]]]:
+    """:func:`iter_raw_batches` for a plain file: big blocks split at newlines (a third of the cost of
     a ``readline`` call per line), same lines, numbers, over-long cuts and warnings."""
     n = 0
     carry = b""          # the unfinished line at the end of the last block
@@ -148,41 +177,40 @@ def _iter_block_lines(fh: BinaryIO, name: str, stats: ReadStats) -> Iterator[tup
                     continue
                 n += 1
                 stats.bad(name, n, f"line longer than {MAX_LINE_BYTES} bytes ({skip + i + 1} bytes), cut", head)
-                yield n, head
+                yield n, [head]
                 skip = None
                 block = block[i + 1:]
             lines = block.split(b"\n")
             if carry:
                 lines[0] = carry + lines[0]
             carry = lines.pop()
-            for line in lines:
-                n += 1
-                if len(line) >= MAX_LINE_BYTES:
-                    stats.bad(name, n, f"line longer than {MAX_LINE_BYTES} bytes ({len(line) + 1} bytes), cut",
-                              line[:MAX_LINE_BYTES])
-                    yield n, line[:MAX_LINE_BYTES]
-                elif line[-1:] == b"\r":
-                    yield n, line[:-1]
-                else:
-                    yield n, line
+            if lines:
+                if len(lines[0]) >= MAX_LINE_BYTES or b"\r" in block:  # the rare case: line by line
+                    lines = [_cut(name, n + k, line, stats) for k, line in enumerate(lines, 1)]
+                yield n + 1, lines
+                n += len(lines)
             if len(carry) >= MAX_LINE_BYTES:
                 skip, head, carry = len(carry), carry[:MAX_LINE_BYTES], b""
         if skip is not None:
             n += 1
             stats.bad(name, n, f"line longer than {MAX_LINE_BYTES} bytes ({skip} bytes), cut", head)
-            yield n, head
+            yield n, [head]
         elif carry:  # no newline at the end of the file
-            n += 1
-            if len(carry) >= MAX_LINE_BYTES:
-                stats.bad(name, n, f"line longer than {MAX_LINE_BYTES} bytes ({len(carry)} bytes), cut",
-                          carry[:MAX_LINE_BYTES])
-                carry = carry[:MAX_LINE_BYTES]
-            yield n, carry
+            yield n + 1, [_cut(name, n + 1, carry, stats)]
     finally:
         try:
             fh.close()
         except Exception:  # noqa: BLE001
             pass
+
+
+def _cut(name: str, n: int, line: bytes, stats: ReadStats) -> bytes:
+    """A line of a block without its CR, cut (and counted bad) when over-long."""
+    if len(line) >= MAX_LINE_BYTES:
+        stats.bad(name, n, f"line longer than {MAX_LINE_BYTES} bytes ({len(line) + 1} bytes), cut",
+                  line[:MAX_LINE_BYTES])
+        return line[:MAX_LINE_BYTES]
+    return line[:-1] if line[-1:] == b"\r" else line
 
 
 _CTRL = bytes(range(0, 9)) + bytes(range(14, 32)) + b"\x7f"

@@ -15,7 +15,8 @@ from datetime import datetime
 
 import pytest
 
-from analyzer.read import MAX_LINE_BYTES, LineParser, ReadStats, iter_file_records, iter_raw_lines
+from analyzer.read import (MAX_LINE_BYTES, LineParser, ReadStats, iter_file_records, iter_raw_batches,
+                           iter_raw_lines)
 from analyzer.read import times as atimes
 
 
@@ -46,6 +47,10 @@ def test_block_reader_matches_line_reader(tmp_path, tail):
     assert nbytes == len(data)
     assert lines_p[0] == (1, b"first") and lines_p[2][1] == b"a" * (MAX_LINE_BYTES - 1)
     assert lines_p[3][1] == b"b" * MAX_LINE_BYTES and lines_p[5] == (6, b"crlf")
+    for src in (plain, gz):     # batches (the templates hot loop) are the same lines, numbered on
+        batches = list(iter_raw_batches(str(src), ReadStats()))
+        assert [(first + k, line) for first, b in batches for k, line in enumerate(b)] == lines_p
+        assert len(batches) > (2 if src is plain else 0)
 
 
 def _loguru_line(message: str, extra: dict, ts: float = 1795165209.391556, level: str = "INFO") -> str:

@@ -202,6 +202,40 @@ def test_cached_equals_uncached(shared_data):
 
 
 
+@pytest.mark.parametrize("cache_size", [200_000, 3])
+def test_fast_line_path_equals_the_general_one(shared_data, tmp_path, cache_size):
+    """The ``--log-format`` hot loop (digit-shape memo, batches of a block) gives the ids, counts and
+    bad lines of the general reader, with blank, foreign, NUL, non-ASCII and CRLF lines among real
+    ones, shapes repeated inside a batch and a memo small enough to be cleared all the time."""
+    from analyzer.commands.templates import iter_messages
+
+    fmt = "<Date> <Time> <Pid> <Level> <Component>: <Content>"
+    real = (shared_data / "loghub2k" / "HDFS" / "HDFS_2k.log").read_bytes().splitlines()
+    junk = [b"", b"not a line of this format", b"081109 203615 148 INFO dfs.X: nul \x00 inside",
+            "081109 203615 148 INFO dfs.X: caf\u00e9 ouvert 12".encode(), b"\xff\xfe broken utf-8",
+            b"081109 203615 148 INFO dfs.X: crlf line 7\r"]
+    lines = []
+    for rep in range(3):
+        for i, line in enumerate(real):
+            lines.append(line)
+            if i % 97 == rep:
+                lines.append(junk[(i + rep) % len(junk)])
+    path = tmp_path / "mixed.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    config = TemplateConfig(cache_size=cache_size)
+    fast_stats = ReadStats()
+    fast = mine_paths([str(path)], log_format=fmt, stats=fast_stats, config=config)
+    slow_stats = ReadStats()
+    miner = TemplateMiner(config)
+    masked = [miner.mask(m) for m in iter_messages([str(path)], log_format=fmt, stats=slow_stats)]
+    slow = miner.resolve_all(masked, [miner.add_masked_cluster(m)[1] for m in masked])
+    assert list(fast.ids) == list(slow) and len(slow) == slow_stats.records
+    assert (fast_stats.lines, fast_stats.records) == (slow_stats.lines, slow_stats.records)
+    assert fast_stats.lines == len(lines) and len(slow) < len(lines) - 30
+    assert [(b.line, b.reason) for b in fast_stats.bad_lines] == [(b.line, b.reason) for b in slow_stats.bad_lines]
+    assert fast_stats.bad_line_count >= 3 * 10
+
+
 def _mine_all(lines, config=None):
     """(ids, id -> template) of ``lines`` mined and resolved the way ``templates --format csv`` does."""
     miner = TemplateMiner(config)
