@@ -16,7 +16,9 @@ one number ``k``:
   variable). At the leading positions Drain's prefix tree branches on, a word names the event
   (``boot (command <*>)`` / ``wait (command <*>)``) unless at least :data:`KEYED_CONTEXT` constant
   words of the rest say the messages are one (``<user> Served block <*> to <*>``); a word that
-  labels the message (``name: text``, ``name - text``: a process, a user, a host) needs one.
+  labels the message (``name: text``, ``name - text``: a process, a user, a host) needs one, and
+  so does a plain word that takes more than ``MANY * k`` values before the same rest (event names
+  sharing one short rest come a handful at a time; a host or user a line starts with, by the dozen).
 
 * **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
@@ -39,6 +41,7 @@ __all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS
 MAX_FAMILY_TOKENS = 64
 MAX_SEGMENT = 3
 KEYED_CONTEXT = 3
+MANY = 4    # x k: more first words than this are values on one word of context (2-10 score alike)
 _VAR = re.compile(MASK + r"|\d")
 _MASK = re.compile(MASK)
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
@@ -193,9 +196,13 @@ class ClusterMerger:
                 if "<" in t:
                     continue
                 rest = blind_toks[:i] + blind_toks[i + 1:]
-                if i < self.keyed and sum(_WORDY.search(r) is not None for r in rest) < (
-                        1 if labels(toks, i) else KEYED_CONTEXT):
-                    continue   # Drain's key: a word there names the event, unless words enough back it
+                limit = k
+                if i < self.keyed:
+                    words = sum(_WORDY.search(r) is not None for r in rest)
+                    if words < (1 if labels(toks, i) else KEYED_CONTEXT):
+                        if not words:
+                            continue   # Drain's key: a word there names the event...
+                        limit = MANY * k   # ...unless words enough back it, or values far too many
                 if all(r == "<*>" for r in rest):
                     continue   # nothing constant left to say the messages are alike
                 key = (i, rest)
@@ -205,9 +212,9 @@ class ClusterMerger:
                     continue
                 if cid not in fam[0]:
                     fam[0].append(cid)
-                if len(fam[1]) <= k:
+                if len(fam[1]) <= limit:
                     fam[1].add(t)
-                if len(fam[1]) > k and len(fam[0]) > 1:
+                if len(fam[1]) > limit and len(fam[0]) > 1:
                     ids = fam[0]
                     for j in ids[1:]:
                         merged = self._union(ids[0], j)[1] or merged
