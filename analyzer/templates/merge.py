@@ -26,17 +26,25 @@ one number ``k``:
   (or ends) with the same word: that word is the constant beside the value, and the family one word
   shorter is the aligned one.
 
+* **covering fold** (:func:`fold_covered`, batch) - a template that a template of more distinct
+  messages covers, each ``<*>`` standing for one token or a run of up to :data:`MAX_SEGMENT` plain
+  words (a free-text rest of any length where that template's messages already have several
+  lengths), is that template: a message with two values of several words, or a sentence, that no
+  family turned on its own.
+
 Cost: families index each template under each of its positions, O(L^2) per new or changed cluster
 or template; templates longer than :data:`MAX_FAMILY_TOKENS` tokens skip both family merges.
 """
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
 
 from .tokens import GLUE, MASK
 
-__all__ = ["ClusterMerger", "SegmentFamilies", "is_variable", "MAX_FAMILY_TOKENS", "MAX_SEGMENT"]
+__all__ = ["ClusterMerger", "SegmentFamilies", "covers", "fold_covered", "is_variable", "MAX_FAMILY_TOKENS",
+           "MAX_SEGMENT"]
 
 MAX_FAMILY_TOKENS = 64
 MAX_SEGMENT = 3
@@ -395,3 +403,108 @@ class SegmentFamilies:
             p, s, mids, var = row
             self.fam[(tuple(check.strs(p)), tuple(check.strs(s)))] = [
                 {tuple(check.strs(m)) for m in check.list(mids, "segments")}, var]
+
+
+# -- covering ------------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _token_matcher(token: str) -> Any:
+    """``token == x`` for a plain token; for one holding ``<*>`` (``uid=<*>``), a full match with each
+    ``<*>`` as one or more characters (the token is one token of the key, so no backtracking across
+    tokens)."""
+    if "<*>" not in token:
+        return token.__eq__
+    return re.compile("[^ ]+?".join(map(re.escape, token.split("<*>")))).fullmatch
+
+
+def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = None, free_tail: bool = False) -> bool:
+    """True when template tokens ``key`` are an instance of ``general``: each ``<*>`` token of
+    ``general`` stands for one or more tokens, a token holding ``<*>`` (``uid=<*>``) for one token of
+    that shape. With ``max_run``: a ``<*>`` stands for one token, or for a run of at most ``max_run``
+    plain words (no mask in it: a run holding one is another template's structure, not a value);
+    with ``free_tail`` too, a ``<*>`` that ends ``general`` stands for any rest (free text).
+    Token-level dynamic programming: O(len(general) x len(key) x run), no backtracking."""
+    n = len(key)
+    reach = [True] + [False] * n          # reach[j]: general[:i] can produce key[:j]
+    last = len(general) - 1
+    for i, t in enumerate(general):
+        new = [False] * (n + 1)
+        if t == "<*>":
+            if max_run is None or (free_tail and i == last):
+                seen = False
+                for j in range(1, n + 1):
+                    seen = seen or reach[j - 1]
+                    new[j] = seen
+            else:
+                for j in range(n):
+                    if not reach[j]:
+                        continue
+                    new[j + 1] = True
+                    for e in range(j + 2, min(n, j + max_run) + 1):
+                        if "<" in key[e - 1] or "<" in key[j]:
+                            break
+                        new[e] = True
+        else:
+            same = _token_matcher(t)
+            for j in range(1, n + 1):
+                new[j] = reach[j - 1] and same(key[j - 1])
+        if not any(new):
+            return False
+        reach = new
+    return reach[-1]
+
+
+def fold_covered(keys: Mapping[int, tuple[str, ...]], counts: Mapping[int, int], max_run: int,
+                 spans: frozenset[int] | set[int] = frozenset()) -> dict[int, int]:
+    """Templates to fold: id -> the id of a template that covers it (:func:`covers` with runs of at
+    most ``max_run`` words) and was seen in more distinct messages. The message with two values of
+    several words that no segment family turned (``PacketResponder ann lee for block x y z
+    terminating`` beside ``PacketResponder <*> for block <*> terminating``) is an instance of the
+    template its siblings made; so is a variable first word on a message of its own. A template in
+    ``spans`` (its messages have several lengths: a value there spans words) ending in ``<*>`` takes
+    a rest of any length there (``Text normalized: <*>`` and a sentence of twelve words). A target
+    needs two constant tokens (one, before such a rest: ``phonemes: <*>``); of several, the one
+    with the most, then the most messages, then the smallest id. Candidates are found by first token and length, so this is near linear in
+    templates."""
+    general: dict[str, list[int]] = {}
+    for pid, toks in keys.items():
+        fixed = sum("<" not in t for t in toks)
+        if "<*>" in toks and (fixed >= 2 or (fixed and toks[-1] == "<*>" and pid in spans)):
+            general.setdefault(toks[0] if toks[0] != "<*>" else "", []).append(pid)
+    if not general:
+        return {}
+    for ids in general.values():
+        ids.sort(key=lambda g: -counts[g])       # most messages first: stop at the first not more
+    into: dict[int, int] = {}
+    for pid, toks in keys.items():
+        best: tuple[int, int, int] | None = None
+        n = counts[pid]
+        for g in _more_than(general.get(toks[0], ()), counts, n) + _more_than(general.get("", ()), counts, n):
+            if g == pid:
+                continue
+            gt = keys[g]
+            free = g in spans and gt[-1] == "<*>"
+            if not (len(gt) <= len(toks) and (free or len(toks) <= len(gt) + (max_run - 1) * gt.count("<*>"))):
+                continue
+            rank = (sum("<" not in t for t in gt), counts[g], -g)
+            if (best is None or rank > best) and covers(gt, toks, max_run, free):
+                best = rank
+        if best is not None:
+            into[pid] = -best[2]
+    for pid in list(into):          # a target that folds too: to the end of the chain
+        seen = {pid}
+        while into[pid] in into and into[pid] not in seen:
+            seen.add(into[pid])
+            into[pid] = into[into[pid]]
+    return into
+
+
+def _more_than(ids: Sequence[int], counts: Mapping[int, int], n: int) -> list[int]:
+    """The head of ``ids`` (sorted by count, most first) with counts above ``n``."""
+    lo, hi = 0, len(ids)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if counts[ids[mid]] > n:
+            lo = mid + 1
+        else:
+            hi = mid
+    return list(ids[:lo])

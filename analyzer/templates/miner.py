@@ -15,7 +15,9 @@ What the layer decides, with one number ``k`` (``split_max_values``) and no list
   and so are clusters that are equal but at one position when more than ``k`` of them differ there, or
   one of them holds a variable there (Drain's prefix tree had put them on different branches);
 * with ``merge_runs``, templates with the same constant words in the same order that differ only in
-  how many variable tokens stand between them are one template (a variable that spans words).
+  how many variable tokens stand between them are one template (a variable that spans words), and
+  in batch a template that a more common one covers folds into it (values of several words at two
+  places at once, a free-text rest).
 
 Ids are handed out as messages stream in; a later merge or split folds an id into another
 (:meth:`TemplateMiner.canonical`), and :meth:`TemplateMiner.resolve_all` gives the final ids of
@@ -27,28 +29,17 @@ from __future__ import annotations
 import os
 import re
 from array import array
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple, Sequence
 
 from .config import TemplateConfig
-from .merge import ClusterMerger, SegmentFamilies
+from .merge import MAX_SEGMENT, ClusterMerger, SegmentFamilies, covers, fold_covered
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import MASK, Masker, glue, unglue
 
 __all__ = ["TemplateMiner", "TemplateMatch"]
 
 _VAR_RUN = re.compile(rf"(?:{MASK}|[^\w\s<>])+")
-
-
-@lru_cache(maxsize=4096)
-def _token_matcher(token: str) -> Any:
-    """``token == x`` for a plain token; for one holding ``<*>`` (``uid=<*>``), a full match with each
-    ``<*>`` as one or more characters (the token is one token of the key, so no backtracking across
-    tokens)."""
-    if "<*>" not in token:
-        return token.__eq__
-    return re.compile("[^ ]+?".join(map(re.escape, token.split("<*>")))).fullmatch
 
 
 class TemplateMatch(NamedTuple):
@@ -230,22 +221,44 @@ class TemplateMiner:
     def resolve(self, masked: str, cluster_id: int) -> int:
         """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
         with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
+        return self._resolve(masked, cluster_id)[0]
+
+    def _resolve(self, masked: str, cluster_id: int) -> tuple[int, int]:
+        """(:meth:`resolve`'s id, the message's token count)."""
         canon = self.merger.find(cluster_id)
-        glued = glue(masked) if self.config.split_glued else masked
-        return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
+        toks = self._split(glue(masked) if self.config.split_glued else masked)
+        return self._id_for(canon, self._tokens_of(canon, toks))[0], len(toks)
 
     def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> "array[int]":
         """:meth:`resolve` of every distinct masked message, repeated until no segment family turns
         variable during a pass (resolving registers templates, and a run that turns variable can
-        make another run's family variable: a message with two values of several words). A compact
-        ``array('i')``: one entry per distinct message."""
+        make another run's family variable: a message with two values of several words); then a
+        template that a template of more distinct messages covers folds into it
+        (:func:`~analyzer.templates.merge.fold_covered`). A compact ``array('i')``: one entry per
+        distinct message."""
         ids: array[int] = array("i")
+        lengths = array("i")
         for _ in range(max_passes):
             before = self._flips
-            ids = array("i", (self.resolve(m, c) for m, c in zip(masked, cluster_ids)))
+            ids, lengths = array("i"), array("i")
+            for m, c in zip(masked, cluster_ids):
+                pid, n = self._resolve(m, c)
+                ids.append(pid)
+                lengths.append(n)
             if self._flips == before:
                 break
-        return ids
+        if not self.config.merge_runs:
+            return ids
+        counts: dict[int, int] = {}
+        length: dict[int, int] = {}
+        spans: set[int] = set()           # templates whose messages have several lengths
+        for pid, n in zip(ids, lengths):
+            counts[pid] = counts.get(pid, 0) + 1
+            if length.setdefault(pid, n) != n:
+                spans.add(pid)
+        into = fold_covered({pid: tuple(self._pid_key[pid].split(" ")) for pid in counts}, counts, MAX_SEGMENT,
+                            spans)
+        return array("i", (into.get(pid, pid) for pid in ids)) if into else ids
 
     def canonical(self, template_id: int) -> int:
         """The id that template ``template_id`` has become after later merges and splits (itself
@@ -259,30 +272,9 @@ class TemplateMiner:
         cid, toks = origin
         canon = self.merger.find(cid)
         pid = self._id_for(canon, self._tokens_of(canon, toks))[0]
-        if pid == template_id or not self._covers(self._pid_key[pid], self._pid_key[template_id]):
+        if pid == template_id or not covers(self._pid_key[pid].split(" "), self._pid_key[template_id].split(" ")):
             return template_id
         return pid
-
-    @staticmethod
-    def _covers(general: str, key: str) -> bool:
-        """True when template key ``key`` is an instance of ``general``: each ``<*>`` token of
-        ``general`` stands for one or more tokens, a token holding ``<*>`` (``uid=<*>``) for one token
-        of that shape. Token-level dynamic programming: O(len(general) x len(key)), no backtracking."""
-        g, k = general.split(" "), key.split(" ")
-        reach = [True] + [False] * len(k)          # reach[j]: g[:i] can produce k[:j]
-        for t in g:
-            new = [False] * (len(k) + 1)
-            if t == "<*>":
-                seen = False
-                for j in range(1, len(k) + 1):
-                    seen = seen or reach[j - 1]
-                    new[j] = seen
-            else:
-                same = _token_matcher(t)
-                for j in range(1, len(k) + 1):
-                    new[j] = reach[j - 1] and same(k[j - 1])
-            reach = new
-        return reach[-1]
 
     def template(self, pid: int) -> str:
         """Current text of template ``pid`` (of the template it folded into, if it did)."""
