@@ -300,6 +300,7 @@ class Analyzer:
 
     def result(self, *, stats: Any = None, baseline_frame: Any = None) -> AnalysisResult:
         self.stalls()
+        self.miner.fold()      # templates a more common one covers (logged sentences) read as it
         frame, spans, notes = self.detect_windows(baseline_frame)
         self._fill_counts()
         final_templates = self.miner.templates()
@@ -315,7 +316,8 @@ class Analyzer:
                 timeline.append({"start": t, "records": int(rc), "errors": int(er), "warnings": int(wa),
                                  "score": float(sc), "anomalous": bool(an), "reasons": rs})
         summary = Summary(records=self.records, errors=self.errors, warnings=self.warnings_n,
-                          templates=len(final_templates), new_templates=len(self.new_templates),
+                          templates=len({canon(tid) for tid in final_templates}),
+                          new_templates=len({canon(tid) for tid in self.new_templates}),
                           error_rate=self.errors / self.records if self.records else 0.0,
                           start=self.first_time, end=self.last_time, windows=len(frame),
                           anomalous_windows=int(frame["anomalous"].sum()) if len(frame) else 0)
@@ -333,9 +335,16 @@ class Analyzer:
         if self.hits.dropped:
             warn_list.append(f"{self.hits.dropped} old error episodes dropped (max_episodes)")
         new_t = []
-        for tid, info in list(self.new_templates.items())[:200]:
-            new_t.append({"id": tid, "template": final_templates.get(canon(tid), info["template"]),
+        shown: set[int] = set()
+        for tid, info in self.new_templates.items():   # one entry per final template: its first sight
+            final = canon(tid)
+            if final in shown:
+                continue
+            shown.add(final)
+            new_t.append({"id": tid, "template": final_templates.get(final, info["template"]),
                           "first_seen": _iso(info["first_seen"]), "file": info["file"], "line": info["line"]})
+            if len(new_t) >= 200:
+                break
         spans_out = [{"start": _iso(s), "end": _iso(e), "score": round(float(sc), 4)} for s, e, sc in spans]
         trends: list[dict[str, Any]] = []
         if len(frame):

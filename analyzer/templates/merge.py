@@ -43,7 +43,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .tokens import GLUE, MASK
 
-__all__ = ["ClusterMerger", "SegmentFamilies", "covers", "fold_covered", "is_variable", "MAX_FAMILY_TOKENS",
+__all__ = ["ClusterMerger", "CoverIndex", "SegmentFamilies", "covers", "fold_covered", "is_variable", "MAX_FAMILY_TOKENS",
            "MAX_SEGMENT"]
 
 MAX_FAMILY_TOKENS = 64
@@ -453,6 +453,68 @@ def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = Non
     return reach[-1]
 
 
+class CoverIndex:
+    """Templates that may cover others, by first token: a variable and two constant tokens, or one
+    constant before a ``<*>`` that ends the template (``phonemes: <*>``, a free-text rest when the
+    template's messages have several lengths). :meth:`target` is the fold rule of
+    :func:`fold_covered`; the miner keeps one as templates appear, for ids handed out streaming."""
+
+    def __init__(self, max_run: int):
+        self.max_run = max_run
+        self.keys: dict[int, tuple[str, ...]] = {}
+        self.fixed: dict[int, int] = {}
+        self.by_first: dict[str, list[int]] = {}
+
+    def add(self, pid: int, toks: tuple[str, ...]) -> None:
+        fixed = sum("<" not in t for t in toks)
+        if "<*>" in toks and (fixed >= 2 or (fixed and toks[-1] == "<*>")) and pid not in self.keys:
+            self.keys[pid] = toks
+            self.fixed[pid] = fixed
+            self.by_first.setdefault(toks[0] if toks[0] != "<*>" else "", []).append(pid)
+
+    def discard(self, pids: Iterable[int]) -> None:
+        """Forget templates (folded into others: no longer targets)."""
+        gone = {p for p in pids if p in self.keys}
+        if not gone:
+            return
+        for p in gone:
+            toks = self.keys.pop(p)
+            del self.fixed[p]
+            self.by_first[toks[0] if toks[0] != "<*>" else ""].remove(p)
+
+    def order(self, counts: Mapping[int, int]) -> None:
+        """Sort each bucket by count, most first (batch: :meth:`target` then stops early)."""
+        for ids in self.by_first.values():
+            ids.sort(key=lambda g: -counts[g])
+
+    def target(self, pid: int, toks: tuple[str, ...], counts: Mapping[int, int], n: int,
+               spans: Iterable[int] | set[int], ordered: bool = False) -> int | None:
+        """The template that ``toks`` (template ``pid``, seen ``n`` times) folds into: one that covers
+        it and was seen more than ``n`` times (``counts``); of several, the one with the most
+        constant tokens, then the most messages, then the smallest id."""
+        best: tuple[int, int, int] | None = None
+        max_run = self.max_run
+        for bucket in (self.by_first.get(toks[0], ()), self.by_first.get("", ())):
+            for g in bucket:
+                c = counts.get(g, 0)
+                if c <= n:
+                    if ordered:
+                        break
+                    continue
+                if g == pid:
+                    continue
+                gt = self.keys[g]
+                free = gt[-1] == "<*>" and g in spans
+                fixed = self.fixed[g]
+                if (fixed < 2 and not free) or not (len(gt) <= len(toks) and (
+                        free or len(toks) <= len(gt) + (max_run - 1) * gt.count("<*>"))):
+                    continue
+                rank = (fixed, c, -g)
+                if (best is None or rank > best) and covers(gt, toks, max_run, free):
+                    best = rank
+        return None if best is None else -best[2]
+
+
 def fold_covered(keys: Mapping[int, tuple[str, ...]], counts: Mapping[int, int], max_run: int,
                  spans: frozenset[int] | set[int] = frozenset()) -> dict[int, int]:
     """Templates to fold: id -> the id of a template that covers it (:func:`covers` with runs of at
@@ -462,49 +524,23 @@ def fold_covered(keys: Mapping[int, tuple[str, ...]], counts: Mapping[int, int],
     template its siblings made; so is a variable first word on a message of its own. A template in
     ``spans`` (its messages have several lengths: a value there spans words) ending in ``<*>`` takes
     a rest of any length there (``Text normalized: <*>`` and a sentence of twelve words). A target
-    needs two constant tokens (one, before such a rest: ``phonemes: <*>``); of several, the one
-    with the most, then the most messages, then the smallest id. Candidates are found by first token and length, so this is near linear in
-    templates."""
-    general: dict[str, list[int]] = {}
+    needs two constant tokens (one, before such a rest: ``phonemes: <*>``); see
+    :meth:`CoverIndex.target` for the choice among several. Candidates are found by first token,
+    count and length, so this is near linear in templates."""
+    index = CoverIndex(max_run)
     for pid, toks in keys.items():
-        fixed = sum("<" not in t for t in toks)
-        if "<*>" in toks and (fixed >= 2 or (fixed and toks[-1] == "<*>" and pid in spans)):
-            general.setdefault(toks[0] if toks[0] != "<*>" else "", []).append(pid)
-    if not general:
+        index.add(pid, toks)
+    if not index.keys:
         return {}
-    for ids in general.values():
-        ids.sort(key=lambda g: -counts[g])       # most messages first: stop at the first not more
+    index.order(counts)
     into: dict[int, int] = {}
     for pid, toks in keys.items():
-        best: tuple[int, int, int] | None = None
-        n = counts[pid]
-        for g in _more_than(general.get(toks[0], ()), counts, n) + _more_than(general.get("", ()), counts, n):
-            if g == pid:
-                continue
-            gt = keys[g]
-            free = g in spans and gt[-1] == "<*>"
-            if not (len(gt) <= len(toks) and (free or len(toks) <= len(gt) + (max_run - 1) * gt.count("<*>"))):
-                continue
-            rank = (sum("<" not in t for t in gt), counts[g], -g)
-            if (best is None or rank > best) and covers(gt, toks, max_run, free):
-                best = rank
-        if best is not None:
-            into[pid] = -best[2]
+        g = index.target(pid, toks, counts, counts[pid], spans, ordered=True)
+        if g is not None:
+            into[pid] = g
     for pid in list(into):          # a target that folds too: to the end of the chain
         seen = {pid}
         while into[pid] in into and into[pid] not in seen:
             seen.add(into[pid])
             into[pid] = into[into[pid]]
     return into
-
-
-def _more_than(ids: Sequence[int], counts: Mapping[int, int], n: int) -> list[int]:
-    """The head of ``ids`` (sorted by count, most first) with counts above ``n``."""
-    lo, hi = 0, len(ids)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if counts[ids[mid]] > n:
-            lo = mid + 1
-        else:
-            hi = mid
-    return list(ids[:lo])

@@ -30,10 +30,10 @@ import os
 import re
 from array import array
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from .config import TemplateConfig
-from .merge import MAX_SEGMENT, ClusterMerger, SegmentFamilies, covers, fold_covered
+from .merge import MAX_SEGMENT, ClusterMerger, CoverIndex, SegmentFamilies, covers, fold_covered
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import MASK, Masker, glue, unglue
 
@@ -71,6 +71,10 @@ class TemplateMiner:
         self._origin: dict[int, tuple[int, tuple[str, ...]]] = {}  # id -> (cluster, tokens it was made of)
         self._text: dict[str, list] = {}               # key -> [first text, several texts seen]
         self._counts: dict[int, int] = {}
+        self._folded: dict[int, int] = {}              # id -> the template that covered it as it appeared
+        self._lengths: dict[int, int] = {}             # id -> token count of its first message
+        self._spans: set[int] = set()                  # ids whose messages have several token counts
+        self._cover = CoverIndex(MAX_SEGMENT)          # templates that may cover a new one
         self._tmpl_cache: dict[int, str] = {}
         self._new_since_save = 0
         self._flips = 0                                # segment families turned variable so far
@@ -197,6 +201,8 @@ class TemplateMiner:
             if not entry[1] and entry[0] != text:
                 entry[1] = True
                 self._tmpl_cache.clear()
+            pid = self._folded.get(pid, pid)
+            self._note_length(pid, len(toks))
             return pid, False
         pid = len(self._origin) + 1
         self._keys[key] = pid
@@ -213,7 +219,20 @@ class TemplateMiner:
                 self._flips += 1
                 self._cache.clear()
                 self._tmpl_cache.clear()
+            into = self._cover.target(pid, general, self._counts, 1, self._spans)
+            if into is not None:       # an instance of a template seen before (a sentence, two phrases)
+                self._folded[pid] = into
+                self._note_length(into, len(toks))
+                return into, False
+            self._cover.add(pid, general)
+        self._note_length(pid, len(toks))
         return pid, True
+
+    def _note_length(self, pid: int, n: int) -> None:
+        """Template ``pid`` got a message of ``n`` tokens: a value there spans words when its
+        messages have several lengths (the evidence a free-text rest needs to fold)."""
+        if self._lengths.setdefault(pid, n) != n:
+            self._spans.add(pid)
 
     def _assign(self, canon: int, tokens: list[str]) -> tuple[int, bool]:
         return self._id_for(canon, self._tokens_of(canon, tokens))
@@ -221,13 +240,9 @@ class TemplateMiner:
     def resolve(self, masked: str, cluster_id: int) -> int:
         """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
         with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
-        return self._resolve(masked, cluster_id)[0]
-
-    def _resolve(self, masked: str, cluster_id: int) -> tuple[int, int]:
-        """(:meth:`resolve`'s id, the message's token count)."""
         canon = self.merger.find(cluster_id)
-        toks = self._split(glue(masked) if self.config.split_glued else masked)
-        return self._id_for(canon, self._tokens_of(canon, toks))[0], len(toks)
+        glued = glue(masked) if self.config.split_glued else masked
+        return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
 
     def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> "array[int]":
         """:meth:`resolve` of every distinct masked message, repeated until no segment family turns
@@ -237,28 +252,44 @@ class TemplateMiner:
         (:func:`~analyzer.templates.merge.fold_covered`). A compact ``array('i')``: one entry per
         distinct message."""
         ids: array[int] = array("i")
-        lengths = array("i")
         for _ in range(max_passes):
             before = self._flips
-            ids, lengths = array("i"), array("i")
-            for m, c in zip(masked, cluster_ids):
-                pid, n = self._resolve(m, c)
-                ids.append(pid)
-                lengths.append(n)
+            ids = array("i", (self.resolve(m, c) for m, c in zip(masked, cluster_ids)))
             if self._flips == before:
                 break
         if not self.config.merge_runs:
             return ids
         counts: dict[int, int] = {}
-        length: dict[int, int] = {}
-        spans: set[int] = set()           # templates whose messages have several lengths
-        for pid, n in zip(ids, lengths):
+        for pid in ids:
             counts[pid] = counts.get(pid, 0) + 1
-            if length.setdefault(pid, n) != n:
-                spans.add(pid)
-        into = fold_covered({pid: tuple(self._pid_key[pid].split(" ")) for pid in counts}, counts, MAX_SEGMENT,
-                            spans)
+        into = self.fold(counts)
         return array("i", (into.get(pid, pid) for pid in ids)) if into else ids
+
+    def fold(self, counts: Mapping[int, int] | None = None) -> dict[int, int]:
+        """Fold each template that a template seen more often covers into it
+        (:func:`~analyzer.templates.merge.fold_covered`: a sentence, two values of several words) and
+        remember it, so :meth:`canonical`, :meth:`add` and a saved state follow. Streaming callers
+        call it before reading ids out; :meth:`resolve_all` calls it with counts of distinct
+        messages. ``counts``: template id -> how often seen (default: lines so far, per template
+        that is its own canonical). Returns the folds made now."""
+        if not self.config.merge_runs:
+            return {}
+        if counts is None:
+            counts = {}
+            for pid in self._origin:
+                if pid not in self._folded:
+                    c = self.canonical(pid)
+                    counts[c] = counts.get(c, 0) + self._counts.get(pid, 0)
+        into = fold_covered({pid: tuple(self._pid_key[pid].split(" ")) for pid in counts}, counts, MAX_SEGMENT,
+                            self._spans)
+        if into:
+            for pid, target in self._folded.items():
+                self._folded[pid] = into.get(target, target)
+            self._folded.update(into)
+            self._cover.discard(into)
+            self._cache.clear()
+            self._tmpl_cache.clear()
+        return into
 
     def canonical(self, template_id: int) -> int:
         """The id that template ``template_id`` has become after later merges and splits (itself
@@ -342,6 +373,8 @@ class TemplateMiner:
         self.drain = self._new_drain()
         self.merger = ClusterMerger(self._k, enabled=self.config.merge_variables, keyed=self.config.depth - 3)
         self.segments = SegmentFamilies(self._k, keyed=self.config.depth - 3)
-        for d in (self._cache, self._keys, self._pid_key, self._origin, self._text, self._counts, self._tmpl_cache):
+        for d in (self._cache, self._keys, self._pid_key, self._origin, self._text, self._counts, self._tmpl_cache,
+                  self._folded, self._lengths, self._spans):
             d.clear()
+        self._cover = CoverIndex(MAX_SEGMENT)
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ttsops.errors import ConfigError
 
+from .merge import MAX_SEGMENT, CoverIndex
+
 if TYPE_CHECKING:
     from .miner import TemplateMiner
 
@@ -26,7 +28,8 @@ __all__ = ["StatePersistence", "FilePersistence", "MemoryPersistence", "StateErr
 
 STATE_FILE = "templates.state"
 STATE_FORMAT = "ttsops-templates"
-STATE_VERSION = 3   # also the tokenization (tokens.glue): a state cut another way is not reused
+STATE_VERSION = 4   # also the tokenization (tokens.glue): a state cut another way is not reused
+                    # (4: ids folded into a template that covered them, token counts)
 MAX_STATE_BYTES = 1 << 30
 
 
@@ -165,6 +168,8 @@ def encode_state(miner: "TemplateMiner") -> bytes:
         "ids": [[pid, cid, list(toks)] for pid, (cid, toks) in miner._origin.items()],
         "texts": [[key, text, multi] for key, (text, multi) in miner._text.items()],
         "counts": [[pid, n] for pid, n in miner._counts.items()],
+        "folded": [[pid, into] for pid, into in miner._folded.items()],
+        "lengths": [[pid, n, pid in miner._spans] for pid, n in miner._lengths.items()],
     }
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -255,6 +260,16 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
         for pair in check.list(payload["counts"], "counts"):
             p, n = check.pair(pair, "counts")
             counts[check.ints(p)] = check.ints(n)
+        folded = {}
+        for pair in check.list(payload["folded"], "folded"):
+            p, into = check.pair(pair, "folded")
+            folded[check.ints(p)] = check.ints(into)
+        lengths, spans = {}, set()
+        for row in check.list(payload["lengths"], "lengths"):
+            check(isinstance(row, list) and len(row) == 3 and isinstance(row[2], bool), "lengths")
+            lengths[check.ints(row[0])] = check.ints(row[1])
+            if row[2]:
+                spans.add(row[0])
     except (KeyError, TypeError, AttributeError):
         raise StateError("a part of the template state is missing or of the wrong type") from None
     except RecursionError:
@@ -276,3 +291,11 @@ def decode_state(miner: "TemplateMiner", blob: bytes) -> None:
     miner._pid_key = {pid: key for key, pid in keys.items()}
     miner._text = texts
     miner._counts = {pid: counts.get(pid, 0) for pid in origin}
+    check(all(p in origin and g in origin and g not in folded for p, g in folded.items()), "folded")
+    miner._folded = folded
+    miner._lengths = {pid: n for pid, n in lengths.items() if pid in origin}
+    miner._spans = spans & set(origin)
+    miner._cover = CoverIndex(MAX_SEGMENT)
+    for pid in sorted(origin):
+        if pid not in folded:
+            miner._cover.add(pid, tuple(miner._pid_key[pid].split(" ")))

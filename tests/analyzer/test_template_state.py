@@ -29,7 +29,7 @@ def test_state_is_plain_json(tmp_path):
         m.add(x)
     m.save()
     data = json.loads((tmp_path / "templates.state").read_text(encoding="utf-8"))
-    assert data["format"] == "ttsops-templates" and data["version"] == STATE_VERSION == 3
+    assert data["format"] == "ttsops-templates" and data["version"] == STATE_VERSION == 4
     assert "py/" not in (tmp_path / "templates.state").read_text(encoding="utf-8")
     assert {tuple(r[2]) for r in data["ids"]} and len(data["ids"]) == len(m)
 
@@ -96,6 +96,8 @@ def test_tampered_parts_are_refused(tmp_path):
         lambda d: d["texts"].__setitem__(0, [1, 2, 3]),
         lambda d: d["counts"].append(["1", 2]),
         lambda d: d.pop("merge"),
+        lambda d: d["folded"].append([1, 999]),          # folded into a template that does not exist
+        lambda d: d["lengths"].append([1, 3, "yes"]),
     ]
     for i, brk in enumerate(breaks, 1):
         d = json.loads(json.dumps(good))
@@ -191,3 +193,26 @@ def test_a_state_of_an_earlier_version_is_set_aside_with_a_warning(tmp_path):
     again = TemplateMiner(state_dir=tmp_path)
     assert again.state_warning and f"state version {STATE_VERSION - 1}" in again.state_warning
     assert len(again) == 0
+
+
+def test_folds_survive_a_reload(tmp_path):
+    """Logged sentences fold into ``Synthesizing text: <*>`` (:meth:`TemplateMiner.fold`); the folds,
+    the token counts behind them and the ids come back from the state, and a new sentence of a length
+    never seen lands on the same id at once."""
+    import random
+
+    rng = random.Random(11)
+    words = [f"w{a}{b}" for a in "bcdfghjklmnp" for b in "aeiou"]
+    sentence = lambda: " ".join(rng.choice(words) for _ in range(rng.randint(1, 14)))  # noqa: E731
+    m = TemplateMiner(state_dir=tmp_path)
+    ids = [m.add(f"Synthesizing text: {sentence()}").template_id for _ in range(200)]
+    m.fold()
+    final = {m.canonical(i) for i in ids}
+    assert len(final) == 1 and m.templates()[final.pop()] == "Synthesizing text: <*>"
+    before = {i: m.canonical(i) for i in set(ids)}
+    m.save()
+    m2 = TemplateMiner(state_dir=tmp_path)
+    assert m2.state_warning is None
+    assert {i: m2.canonical(i) for i in set(ids)} == before
+    long = m2.add("Synthesizing text: " + " ".join(words[:30]))
+    assert long.template_id in set(before.values()) and not long.is_new
