@@ -24,8 +24,9 @@ mean, on the 8 Loghub-2k sets in ../shared/data/loghub2k (corrected ground truth
   Phrase variants (values of 1-3 pseudo-words: variables of several words) and shape variants
   (:func:`shape_variants`: values of one shape from :data:`SHAPES`, what variables look like in any
   software's logs, for the token classes), empty-value variants (:func:`empty_variants`: optional
-  ``key=`` values written empty) and first-word variants (:func:`prefix_variants`: a variable word in
-  front, ``name: text``) are reported, not used to choose knobs.
+  ``key=`` values written empty), first-word variants (:func:`prefix_variants`: a variable word in
+  front, ``name: text``) and free-text variants (:func:`text_variants`: a sentence where a template
+  ends in a variable) are reported, not used to choose knobs.
 * held-out check (``--heldout DIR``, default $TTSOPS_HELDOUT_LOGHUB or ../heldout/loghub2k; skipped
   when absent): other public Loghub-2k sets laid out like the shared ones (``DIR/formats.json``,
   ``DIR/<name>/<name>_2k.log`` and ``..._structured_corrected.csv``, e.g. from logpai/logparser's
@@ -157,6 +158,35 @@ def prefix_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
                         rng.choice((": ", " - ", " ")))
                 rule = rules[t]
                 new.append(c if rule is None else rng.choice(rule[0]) + rule[1] + c)
+            out[f"{name}~{seed}"] = (None, None, tids, ttpl, new)
+    return out
+
+
+def text_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """Stress sets with free text: each template that ends in a variable, with probability 1/2, ends
+    in a sentence instead, 1-15 words drawn from 300 pseudo-words on each line (what a TTS service
+    logs of its input, a free-text reason). Ground truth is unchanged."""
+    import zlib
+
+    out = {}
+    for name, (_log, _fmt, tids, ttpl, contents) in sets.items():
+        for seed in seeds:
+            rng = random.Random(zlib.crc32(f"text:{name}:{seed}".encode()))
+            vocab = [_pseudo_value(rng, False) for _ in range(300)]
+            heads: dict = {}
+            new = []
+            for t, c in zip(ttpl, contents):
+                if t not in heads:
+                    heads[t] = None
+                    if t.endswith("<*>") and rng.random() < 0.5:
+                        heads[t] = re.compile("^" + "(.+?)".join(map(re.escape, t.split("<*>"))) + "$", re.S)
+                rx = heads[t]
+                m = rx.match(c) if rx is not None else None
+                if m is None:
+                    new.append(c)
+                    continue
+                sentence = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 15)))
+                new.append(c[:m.start(len(m.groups()))] + sentence)
             out[f"{name}~{seed}"] = (None, None, tids, ttpl, new)
     return out
 
@@ -337,6 +367,8 @@ def accuracy(heldout: Path | None) -> dict:
     e_ours, e_base = score_ours(empties), score_drain3(empties)
     prefixes = prefix_variants(sets)
     f_ours, f_base = score_ours(prefixes), score_drain3(prefixes)
+    texts = text_variants(sets)
+    t_ours, t_base = score_ours(texts), score_drain3(texts)
     half = "half the variable positions of each template filled with"
     what = {"word_variants": f"{half} pseudo-words (5/20/100 values per position)",
             "phrase_variants": f"{half} 1-3 pseudo-words (5/20/100 values per position)",
@@ -344,12 +376,15 @@ def accuracy(heldout: Path | None) -> dict:
                               "base64...; 5/20/100 values per position)",
             "empty_variants": "half the key=<*> positions of each template written empty on 30% of their lines",
             "prefix_variants": "half the templates written after a variable first word (5/20/100 values; "
-                               "'name: ', 'name - ' or 'name ')"}
+                               "'name: ', 'name - ' or 'name ')",
+            "text_variants": "half the templates that end in a variable end in a sentence instead (1-15 of 300 "
+                             "pseudo-words, drawn on each line)"}
     for label, key, vo, vb, vs_all in (("word-variable", "word_variants", v_ours, v_base, variants),
                                        ("phrase-variable", "phrase_variants", p_ours, p_base, phrases),
                                        ("shape-variable", "shape_variants", s_ours, s_base, shapes),
                                        ("empty-value", "empty_variants", e_ours, e_base, empties),
-                                       ("first-word", "prefix_variants", f_ours, f_base, prefixes)):
+                                       ("first-word", "prefix_variants", f_ours, f_base, prefixes),
+                                       ("free-text", "text_variants", t_ours, t_base, texts)):
         result[key] = {n: {"ours": vo[n], "drain3_default": vb[n]} for n in vs_all}
         print(f"\n{label} stress: each shared set x 3 seeds, {what[key]}; defaults")
         print(f"{'dataset':<11}{'ours GA':>8}{'FGA':>7} |{'drain3 GA':>10}{'FGA':>7}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections import Counter
 from typing import Iterator
 
 import click
@@ -119,7 +120,8 @@ def mine_paths(paths, *, log_format=None, state_dir=None, config=None, stats=Non
         mask = miner.masker.mask
         for msg in iter_messages(paths, log_format=log_format, stats=stats):
             idx.append(distinct(mask(msg)))
-    final = miner.resolve_all(masked_list, clusters)
+    lines = Counter(idx)
+    final = miner.resolve_all(masked_list, clusters, weights=[lines[j] for j in range(len(masked_list))])
     ids = array("i", map(final.__getitem__, idx))
     if state_dir is not None:
         miner.save()
@@ -248,7 +250,6 @@ def templates(paths: tuple[str, ...], log_format: str | None, state_dir: str | N
         write_csv(out, res.ids, tmpl)
         out.flush()
         return 0
-    from collections import Counter
 
     counts = Counter(res.ids)
     if fmt == "json":

@@ -84,6 +84,11 @@ def labels(toks: tuple[str, ...], i: int) -> bool:
     return (len(t) > 1 and t[-1] == ":") or (i + 1 < len(toks) and _SEPARATOR.fullmatch(toks[i + 1]) is not None)
 
 
+def _is_field(token: str) -> bool:
+    """A ``key=value`` / ``key:value`` token, or the cut ``key=`` of one: structure, not free text."""
+    return token[-2:] in _KEY_ENDS or kv_key(token) is not None
+
+
 def is_mask(token: str) -> bool:
     """A token that is one mask (``<*>``, ``<NUM>``) and nothing else."""
     return token[:1] == "<" and _MASK.fullmatch(token) is not None
@@ -421,7 +426,8 @@ def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = Non
     ``general`` stands for one or more tokens, a token holding ``<*>`` (``uid=<*>``) for one token of
     that shape. With ``max_run``: a ``<*>`` stands for one token, or for a run of at most ``max_run``
     plain words (no mask in it: a run holding one is another template's structure, not a value);
-    with ``free_tail`` too, a ``<*>`` that ends ``general`` stands for any rest (free text).
+    with ``free_tail`` too, a ``<*>`` that ends ``general`` stands for any rest (free text) with no
+    ``key=value`` field in it (``rhost=<*>`` and ``rhost=<*> user=<*>`` are two templates).
     Token-level dynamic programming: O(len(general) x len(key) x run), no backtracking."""
     n = len(key)
     reach = [True] + [False] * n          # reach[j]: general[:i] can produce key[:j]
@@ -429,11 +435,19 @@ def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = Non
     for i, t in enumerate(general):
         new = [False] * (n + 1)
         if t == "<*>":
-            if max_run is None or (free_tail and i == last):
+            if max_run is None:
                 seen = False
                 for j in range(1, n + 1):
                     seen = seen or reach[j - 1]
                     new[j] = seen
+            elif free_tail and i == last:      # a rest of any length, but no field in it
+                start = next((j for j in range(n) if reach[j]), n)
+                if start < n and not any(_is_field(x) for x in key[start + 1:]):
+                    new[n] = True
+                    if start + 1 < n:
+                        new[start + 1] = True
+                elif start < n:
+                    new[start + 1] = True
             else:
                 for j in range(n):
                     if not reach[j]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 from array import array
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
@@ -244,13 +245,14 @@ class TemplateMiner:
         glued = glue(masked) if self.config.split_glued else masked
         return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
 
-    def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8) -> "array[int]":
+    def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8,
+                    weights: Sequence[int] | None = None) -> "array[int]":
         """:meth:`resolve` of every distinct masked message, repeated until no segment family turns
         variable during a pass (resolving registers templates, and a run that turns variable can
         make another run's family variable: a message with two values of several words); then a
-        template that a template of more distinct messages covers folds into it
-        (:func:`~analyzer.templates.merge.fold_covered`). A compact ``array('i')``: one entry per
-        distinct message."""
+        template that a more common template covers folds into it (:meth:`fold`; ``weights``: lines
+        per message, when ``masked`` holds each distinct message once). A compact ``array('i')``:
+        one entry per message of ``masked``."""
         ids: array[int] = array("i")
         for _ in range(max_passes):
             before = self._flips
@@ -260,8 +262,8 @@ class TemplateMiner:
         if not self.config.merge_runs:
             return ids
         counts: dict[int, int] = {}
-        for pid in ids:
-            counts[pid] = counts.get(pid, 0) + 1
+        for pid, w in zip(ids, weights if weights is not None else repeat(1)):
+            counts[pid] = counts.get(pid, 0) + w
         into = self.fold(counts)
         return array("i", (into.get(pid, pid) for pid in ids)) if into else ids
 
@@ -269,9 +271,9 @@ class TemplateMiner:
         """Fold each template that a template seen more often covers into it
         (:func:`~analyzer.templates.merge.fold_covered`: a sentence, two values of several words) and
         remember it, so :meth:`canonical`, :meth:`add` and a saved state follow. Streaming callers
-        call it before reading ids out; :meth:`resolve_all` calls it with counts of distinct
-        messages. ``counts``: template id -> how often seen (default: lines so far, per template
-        that is its own canonical). Returns the folds made now."""
+        call it before reading ids out; :meth:`resolve_all` calls it with the lines of its input.
+        ``counts``: template id -> lines seen (default: lines so far, per template that is its own
+        canonical). Returns the folds made now."""
         if not self.config.merge_runs:
             return {}
         if counts is None:
