@@ -16,8 +16,8 @@ What the layer decides, with one number ``k`` (``split_max_values``) and no list
   one of them holds a variable there (Drain's prefix tree had put them on different branches);
 * with ``merge_runs``, templates with the same constant words in the same order that differ only in
   how many variable tokens stand between them are one template (a variable that spans words), and
-  in batch a template that a more common one covers folds into it (values of several words at two
-  places at once, a free-text rest).
+  a template that a more common one covers folds into it (values of several words at two places
+  at once, a free-text rest): as it appears, and again over everything in :meth:`TemplateMiner.fold`.
 
 Ids are handed out as messages stream in; a later merge or split folds an id into another
 (:meth:`TemplateMiner.canonical`), and :meth:`TemplateMiner.resolve_all` gives the final ids of
