@@ -9,7 +9,10 @@ one number ``k``:
 * **slots** - per cluster and position, the distinct values seen (at most ``k`` kept). A position
   whose values are at most ``k`` plain words is constant; more, or a mask, and it is a variable. The
   value of ``key=value`` / ``key:value`` (the token after a cut ``key=``, or the value part of a
-  whole ``key=value`` token) is a variable as soon as it changes; the key stays.
+  whole ``key=value`` token) is a variable as soon as it changes; the key stays. A cut key that
+  some messages have where others hold a value's words (``rhost=<ip> user=x`` / ``rhost=a free
+  text``, one Drain length) stays too, in those messages only: a field is structure. A key seen at
+  two places of one cluster moves with a value of several words before it, and is a value's part.
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
 * **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
@@ -24,7 +27,8 @@ one number ``k``:
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
   at that place, and the run is one variable (a value of several words), unless every run starts
   (or ends) with the same word: that word is the constant beside the value, and the family one word
-  shorter is the aligned one.
+  shorter is the aligned one. A run that starts with a field key (``user=``) counts among such runs
+  only, unless the key stands inside another run of the family (it moves: a value's part).
 
 * **covering fold** (:func:`fold_covered`, batch) - a template that a template of more distinct
   messages covers, each ``<*>`` standing for one token or a run of up to :data:`MAX_SEGMENT` plain
@@ -39,7 +43,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 from .tokens import GLUE, MASK
 
@@ -54,6 +58,8 @@ _VAR = re.compile(MASK + r"|\d")
 _MASK = re.compile(MASK)
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
+Slot = Union[set, str, tuple, None]   # see add_to_slot
+_NAME_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]*[=:]")   # a key that is a name: no digit, no path
 
 
 def kv_key(token: str) -> str | None:
@@ -104,35 +110,69 @@ def is_variable(token: str) -> bool:
     return _VAR.search(token) is not None
 
 
-def add_to_slot(slot: set[str] | str | None, w: str, k: int) -> set[str] | str | None:
+def _is_cut_key(token: str) -> bool:
+    """A cut ``key=`` / ``key:`` token whose key is a name (``user=``; not ``f9bc:`` or ``//x.com/a?id=``,
+    parts of a value)."""
+    return token[-2:] in _KEY_ENDS and _NAME_KEY.fullmatch(token, 0, len(token) - 1) is not None
+
+
+def _to_variable(values: Iterable[str], k: int) -> tuple[str, ...] | None:
+    """The variable slot a position turns into: the cut ``key=`` tokens among its values (a key is
+    structure, not a value), at most ``k`` of them kept (``k + 1``: too many to be structure), or None."""
+    keys = tuple(sorted({v for v in values if _is_cut_key(v)}))
+    if not keys:
+        return None
+    return keys if len(keys) <= k else keys[:k + 1]
+
+
+def _keys_of(slot: Slot) -> tuple[str, ...]:
+    if slot is None or type(slot) is str:
+        return ()
+    if type(slot) is tuple:
+        return slot
+    return tuple(v for v in slot if _is_cut_key(v))
+
+
+def add_to_slot(slot: Slot, w: str, k: int) -> Slot:
     """The slot after seeing value ``w``. A slot is the set of plain values seen (constant while at
-    most ``k``) or, once variable, the common key (``str``) of ``key=value`` values or ``None``; it
+    most ``k``) or, once variable, the common key (``str``) of ``key=value`` values, the cut ``key=``
+    tokens seen there (``tuple``: a field that some messages have at this place and others fill with
+    a value's words; the keys among its values when it turned variable, and those seen after, at
+    most ``k``) or ``None`` (it turned variable with no key among its values: a value's place); it
     only ever goes from constant to variable."""
     if slot is None:
         return None
+    if type(slot) is tuple:
+        if w in slot or len(slot) > k or not _is_cut_key(w):
+            return slot
+        return _to_variable(slot + (w,), k)
     key = kv_key(w)
     if type(slot) is str:
-        return slot if key == slot else None
+        return slot if key == slot else _to_variable((w,), k)
     if w in slot:
         return slot
     if holds_mask(w) or any(holds_mask(v) for v in slot):
-        return None                   # two values, one of them holding a mask (``<*>:``): a variable
+        return _to_variable((*slot, w), k)   # two values, one of them holding a mask (``<*>:``): a variable
     if key is not None and all(kv_key(v) == key for v in slot):
         return key                    # key=value: a variable as soon as the value changes
     if len(slot) >= k:
-        return None
+        return _to_variable((*slot, w), k)
     return slot | {w}
 
 
-def merge_slots(x: set[str] | str | None, y: set[str] | str | None, k: int) -> set[str] | str | None:
+def merge_slots(x: Slot, y: Slot, k: int) -> Slot:
     """One slot from two clusters' slots at the same position."""
     if x is None or y is None:
         return None
+    if type(x) is tuple or type(y) is tuple:
+        return _to_variable(_keys_of(x) + _keys_of(y), k)
     if type(y) is str:
         x, y = y, x
     if type(x) is str:
-        return x if (y == x if type(y) is str else all(kv_key(v) == x for v in y)) else None
-    out: set[str] | str | None = x
+        if y == x if type(y) is str else all(kv_key(v) == x for v in y):
+            return x
+        return _to_variable(_keys_of(y), k)
+    out: Slot = x
     for v in sorted(y):
         out = add_to_slot(out, v, k)
     return out
@@ -250,10 +290,16 @@ class ClusterMerger:
         k = self.k
         for i, w in enumerate(tokens):
             slot = pv[i]
-            if slot is None or (type(slot) is set and w in slot):
+            if type(slot) is set:
+                if w in slot:
+                    continue
+            elif slot is None:
                 continue
+            elif type(slot) is tuple:
+                if w[-2:] not in _KEY_ENDS or w in slot or len(slot) > k or not _is_cut_key(w):
+                    continue
             if i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set:
-                new = None          # the value after a cut ``key=`` / ``key:``: variable once it changes
+                new = _to_variable((*slot, w), k)   # the value after a cut ``key=``: variable once it changes
             else:
                 new = add_to_slot(slot, w, k)
             pv[i] = new
@@ -263,12 +309,23 @@ class ClusterMerger:
 
     def generalize(self, root: int, tokens: Iterable[str]) -> tuple[str, ...]:
         """A message's tokens with every variable position of its cluster written ``<*>`` (``key=<*>``
-        where the position always held that key)."""
+        where the position always held that key; a field key the position keeps stays itself)."""
         pv = self.slots.get(root)
         toks = tuple(tokens)
         if pv is None or len(pv) != len(toks):
             return toks
-        return tuple(t if type(v) is set else _variable_form(t, v) for v, t in zip(pv, toks))
+        k = self.k
+        if not any(type(v) is tuple and len(v) <= k for v in pv):
+            return tuple(t if type(v) is set else _variable_form(t, v) for v, t in zip(pv, toks))
+        seen: set[str] = set()
+        shifted = set()      # a key seen at two places: a value of several words moves it, so not structure
+        for v in pv:
+            if type(v) is set or type(v) is tuple:
+                keys = _keys_of(v)
+                shifted.update(seen.intersection(keys))
+                seen.update(keys)
+        return tuple(t if type(v) is set or (type(v) is tuple and len(v) <= k and t in v and t not in shifted)
+                     else _variable_form(t, v if type(v) is str else None) for v, t in zip(pv, toks))
 
     def template_tokens(self, root: int, clusters: Mapping[int, Any]) -> tuple[str, ...] | None:
         """Drain's templates of ``root`` and its merged clusters, differing positions as ``<*>`` (k=0)."""
@@ -286,7 +343,8 @@ class ClusterMerger:
     def to_data(self) -> dict[str, Any]:
         return {
             "parent": [[c, p] for c, p in self.parent.items()],
-            "slots": [[r, [sorted(v) if type(v) is set else v for v in pv]] for r, pv in self.slots.items()],
+            "slots": [[r, [sorted(v) if type(v) is set else {"keys": list(v)} if type(v) is tuple else v for v in pv]]
+                      for r, pv in self.slots.items()],
             "sig": [[list(s), c] for s, c in self.sig.items()],
             "fam": [[i, list(rest), ids, sorted(words), bool(var)] for (i, rest), (ids, words, var) in self.fam.items()],
         }
@@ -305,7 +363,8 @@ class ClusterMerger:
         self.slots = {}
         for pair in check.list(data.get("slots"), "merge.slots"):
             r, pv = check.pair(pair, "merge.slots")
-            self.slots[ints(r)] = [v if v is None or isinstance(v, str) else set(strs(v))
+            self.slots[ints(r)] = [v if v is None or isinstance(v, str)
+                                   else tuple(strs(v.get("keys"))) if isinstance(v, dict) else set(strs(v))
                                    for v in check.list(pv, "merge.slots")]
         self.sig = {}
         for pair in check.list(data.get("sig"), "merge.sig"):
@@ -320,12 +379,17 @@ class ClusterMerger:
                                                      set(strs(words)), var]
 
 
-def _variable_family(fam: list, k: int) -> bool:
+def _variable_family(fam: list, k: int, field: str | None = None) -> bool:
     """A segment family is a variable: more than ``k`` runs, or a variable seen at its place, and
     its runs do not all start (or all end) with one word. A word that every run shares is the
     constant next to the value (``X from`` / ``X Y from``): the family one word shorter is the
     aligned one, and this one would swallow the constant."""
     runs = fam[0]
+    if field is not None:      # a run that starts with a field key: structure, unless the key moves
+        if not any(field in r[1:] for r in runs):
+            runs = [r for r in runs if _is_cut_key(r[0])]
+            if len(runs) <= k:
+                return False
     if not runs or not (fam[1] or len(runs) > k):
         return False
     if len(runs) < 2:
@@ -390,7 +454,7 @@ class SegmentFamilies:
                 if toks[i] == "<*>":
                     continue
                 fam = self.fam.get((toks[:i], toks[j:]))
-                if fam is not None and _variable_family(fam, k):
+                if fam is not None and _variable_family(fam, k, toks[i] if _is_cut_key(toks[i]) else None):
                     left = toks[:i] if not (i and toks[i - 1] == "<*>") else toks[:i - 1]
                     right = toks[j:] if not (j < len(toks) and toks[j] == "<*>") else toks[j + 1:]
                     toks = left + ("<*>",) + right

@@ -15,7 +15,8 @@ HOST      a dotted name of three labels or more, each starting with a letter: a 
           (``mail.example.com``) or a package/class (``org.apache.Foo``); a sentence's full stop after
           it is not part of it. Two labels (``file.txt``, ``self.x``) are left to the counts
 IPV4      ``10.0.0.1`` (a port after it is a NUM piece: ``<*>:<*>``)
-HEXCOLON  ``hh:hh:hh...``: IPv6, MAC addresses, ``12:30:59`` clock times (a colon that ends the value,
+HEXCOLON  ``hh:hh:hh...``: IPv6 (also compressed, ``fe80::1f91:8938%eth0``, ``::1``; a digit in it, so
+          ``std::vector`` is a name), MAC addresses, ``12:30:59`` clock times (a colon that ends the value,
           ``from aa:bb:cc:dd:ee:ff: reason``, is not part of it)
 ISODATE   a numeric date, ``2023-05-03`` or ``2023/05/03``, with its time and zone when written
           (``2023-05-03T15:41:00Z``, ``2023-05-03 15:41:00,123``)
@@ -79,7 +80,9 @@ TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("IPV4", r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])"),
     ("ISODATE", r"(?<![\w.:/\-])\d{4}(?:-\d{1,2}-|/\d{1,2}/)\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
                 r"(?:Z|[+-]\d{2}:?\d{2})?)?(?![\w:/\-])"),
-    ("HEXCOLON", r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}(?!\w|:\w)"),
+    ("HEXCOLON", r"(?<![\w:])(?:(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}"
+                 r"|(?=[A-Fa-f:]*+\d)(?:[0-9A-Fa-f]{1,4}+(?::[0-9A-Fa-f]{1,4}+){0,6}+)?+::"
+                 r"(?:[0-9A-Fa-f]{1,4}+(?::[0-9A-Fa-f]{1,4}+){0,6}+)?+(?:%[\w.\-]++)?+)(?!\w|:\w)"),
     ("DATE", r"(?<!\w)(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?[ \t]++)?"
              r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?[ \t]++\d{1,2}(?!\w)"
              r"(?:,?[ \t]++\d{4}(?!\w))?(?:[ \t]++\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?![\w:]))?"

@@ -38,6 +38,7 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("合成完成，耗时1.23秒，RTF=0.12 第3句", "合成完成，耗时<*>秒，RTF=<*> 第<*>句"),   # CJK text has no spaces
     ("sent 1,234,567 bytes (1,024 MB) ids 1,2,3", "sent <*> bytes (<*>) ids <*>,<*>,<*>"),
     ("open C:\\Users\\Ann Lee\\x.wav and C:\\x\\a b", "open <*> and <*> b"),
+    ("from fe80::1f91:8938%eth0 and ::1 or 2001:db8::7334 to c10::Error std::vector", "from <*> and <*> or <*> to c10::Error std::vector"),
 ])
 def test_token_classes(text, masked):
     assert TemplateMiner().mask(text) == masked
