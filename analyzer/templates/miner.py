@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from .config import TemplateConfig
-from .merge import MAX_SEGMENT, ClusterMerger, CoverIndex, SegmentFamilies, covers, fold_covered
+from .cover import CoverIndex, covers, fold_covered
+from .merge import MAX_SEGMENT, ClusterMerger, SegmentFamilies
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import MASK, Masker, glue, unglue
 
@@ -269,7 +270,7 @@ class TemplateMiner:
 
     def fold(self, counts: Mapping[int, int] | None = None) -> dict[int, int]:
         """Fold each template that a template seen more often covers into it
-        (:func:`~analyzer.templates.merge.fold_covered`: a sentence, two values of several words) and
+        (:func:`~analyzer.templates.cover.fold_covered`: a sentence, two values of several words) and
         remember it, so :meth:`canonical`, :meth:`add` and a saved state follow. Streaming callers
         call it before reading ids out; :meth:`resolve_all` calls it with the lines of its input.
         ``counts``: template id -> lines seen (default: lines so far, per template that is its own

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ttsops.errors import ConfigError
 
-from .merge import MAX_SEGMENT, CoverIndex
+from .cover import CoverIndex
+from .merge import MAX_SEGMENT
 
 if TYPE_CHECKING:
     from .miner import TemplateMiner

@@ -19,7 +19,7 @@ from analyzer.commands.templates import mine_paths, templates
 from analyzer.read import ReadStats
 from analyzer.templates import (FilePersistence, MemoryPersistence, TemplateConfig, TemplateMiner)
 from analyzer.templates.evaluate import grouping_scores, parsing_accuracy, score
-from analyzer.templates.merge import covers as merge_covers
+from analyzer.templates.cover import covers as merge_covers
 from ttsops.errors import ConfigError
 
 # measured with TemplateConfig() (benchmarks/bench_templates.py: GA 1.000 0.980 1.000 0.995 0.998
