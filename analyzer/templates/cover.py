@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .merge import is_field
 
-__all__ = ["CoverIndex", "covers", "fold_covered"]
+__all__ = ["CoverIndex", "covers", "fold_covered", "free_tails"]
 
 
 @lru_cache(maxsize=4096)
@@ -168,3 +168,50 @@ def fold_covered(keys: Mapping[int, tuple[str, ...]], counts: Mapping[int, int],
             seen.add(into[pid])
             into[pid] = into[into[pid]]
     return into
+
+
+def _plain_rest(toks: Sequence[str]) -> int:
+    """Where the rest of plain tokens (no mask, no ``key=value`` field) that ends ``toks`` starts."""
+    j = len(toks)
+    while j > 0 and "<" not in toks[j - 1] and not is_field(toks[j - 1]):
+        j -= 1
+    return j
+
+
+def free_tails(keys: Mapping[int, Sequence[str]], many: int) -> dict[int, tuple[str, ...]]:
+    """Templates that end in free text: id -> the prefix its sentence follows. After one prefix
+    (holding a constant token), more than ``many`` templates whose rests are plain words of several
+    lengths: each message a sentence of its own, which no Drain length lines up and no template
+    covers yet (``cancelPeek: <a sentence>``; event names that share a prefix come a handful at a
+    time). The longest such prefix wins. Prefixes are counted one length at a time, by running
+    hash, and only those of templates whose shorter prefix had more than ``many``: no prefix is
+    copied, and the work after the first lengths is on the templates that share one."""
+    live = [(pid, toks, max(_plain_rest(toks), 1), 0, False) for pid, toks in keys.items()
+            if _plain_rest(toks) < len(toks)]
+    out: dict[int, tuple[str, ...]] = {}
+    d = 0
+    while live:
+        d += 1
+        total: dict[int, int] = {}
+        step = []
+        for pid, toks, start, h, const in live:
+            if d < len(toks):             # a prefix leaves a rest
+                t = toks[d - 1]
+                h = hash((h, t))
+                total[h] = total.get(h, 0) + 1
+                step.append((pid, toks, start, h, const or "<" not in t))
+        live = [x for x in step if total[x[3]] > many]
+        stats: dict[int, list] = {}      # prefix hash -> [templates, first rest length, several lengths]
+        for _pid, toks, start, h, const in live:
+            if d >= start and const:
+                s = stats.get(h)
+                if s is None:
+                    stats[h] = [1, len(toks) - d, False]
+                else:
+                    s[0] += 1
+                    s[2] = s[2] or s[1] != len(toks) - d
+        for pid, toks, _start, h, _const in live:
+            s = stats.get(h)
+            if s is not None and s[0] > many and s[2]:
+                out[pid] = tuple(toks[:d])
+    return out

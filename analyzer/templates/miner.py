@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from .config import TemplateConfig
-from .cover import CoverIndex, covers, fold_covered
-from .merge import MAX_SEGMENT, ClusterMerger, SegmentFamilies
+from .cover import CoverIndex, covers, fold_covered, free_tails
+from .merge import MANY, MAX_SEGMENT, ClusterMerger, SegmentFamilies
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import MASK, Masker, glue, unglue
 
@@ -274,17 +274,20 @@ class TemplateMiner:
         remember it, so :meth:`canonical`, :meth:`add` and a saved state follow. Streaming callers
         call it before reading ids out; :meth:`resolve_all` calls it with the lines of its input.
         ``counts``: template id -> lines seen (default: lines so far, per template that is its own
-        canonical). Returns the folds made now."""
+        canonical, with those folded into it). First, templates that end in a sentence of their own
+        get the template they share (:meth:`_free_tails`). Returns the folds made now."""
         if not self.config.merge_runs:
             return {}
         if counts is None:
             counts = {}
-            for pid in self._origin:
-                if pid not in self._folded:
+            for pid in self._origin:     # a folded template's lines count for its target
+                c = self._folded.get(pid)
+                if c is None:
                     c = self.canonical(pid)
-                    counts[c] = counts.get(c, 0) + self._counts.get(pid, 0)
-        into = fold_covered({pid: tuple(self._pid_key[pid].split(" ")) for pid in counts}, counts, MAX_SEGMENT,
-                            self._spans)
+                counts[c] = counts.get(c, 0) + self._counts.get(pid, 0)
+        keys = {pid: tuple(self._pid_key[pid].split(" ")) for pid in counts}
+        counts = self._free_tails(keys, counts)
+        into = fold_covered(keys, counts, MAX_SEGMENT, self._spans)
         if into:
             for pid, target in self._folded.items():
                 self._folded[pid] = into.get(target, target)
@@ -293,6 +296,22 @@ class TemplateMiner:
             self._cache.clear()
             self._tmpl_cache.clear()
         return into
+
+    def _free_tails(self, keys: dict[int, tuple[str, ...]], counts: Mapping[int, int]) -> Mapping[int, int]:
+        """Templates that end in a sentence of their own (:func:`~analyzer.templates.cover.free_tails`,
+        more than ``MANY * k`` after one prefix): the template ``prefix <*>`` is made (a rest of any
+        length: its messages have several), added to ``keys``, and given their lines, so the
+        covering fold folds them into it and a later sentence takes it as it appears."""
+        tails = free_tails(keys, MANY * self._k) if self._k else {}
+        if not tails:
+            return counts
+        counts = dict(counts)
+        for pid, prefix in tails.items():
+            gid = self._id_for(self.merger.find(self._origin[pid][0]), prefix + ("<*>",))[0]
+            self._spans.add(gid)
+            keys.setdefault(gid, tuple(self._pid_key[gid].split(" ")))
+            counts[gid] = counts.get(gid, 0) + counts[pid]
+        return counts
 
     def canonical(self, template_id: int) -> int:
         """The id that template ``template_id`` has become after later merges and splits (itself

@@ -326,6 +326,36 @@ def test_keyed_slots_reload_from_state():
     assert [again.add(x).template_id for x in lines] == [m.add(x).template_id for x in lines]
 
 
+def test_a_sentence_after_one_prefix_is_one_template():
+    """``cancelPeek: <a sentence>``, every sentence its own length and words: no Drain cluster and
+    no covering template lines them up; far too many rests after one prefix make ``cancelPeek: <*>``,
+    in batch and streaming (ids folded by ``fold()``). Event names after one prefix, a few of
+    several lengths (``Transitioned to RUNNING``), stay constants."""
+    import random
+
+    rng = random.Random(11)
+    vocab = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+             for _ in range(300)]
+    states = ["RUNNING", "FAIL CONTAINER CLEANUP", "SUCCESS CONTAINER CLEANUP done"]
+    lines, truth = [], []
+    for _ in range(120):
+        if rng.random() < 0.2:
+            lines.append("cancelPeek: " + " ".join(rng.choice(vocab) for _ in range(rng.randint(2, 15))))
+            truth.append("peek")
+        else:
+            st = rng.choice(states)
+            lines.append(f"Transitioned to {st}")
+            truth.append(st)
+    ids, tm = _mine_all(lines)
+    assert grouping_scores(ids, truth)[0] == 1.0
+    assert {tm[i] for i, t in zip(ids, truth) if t == "peek"} == {"cancelPeek: <*>"}
+    assert {tm[i] for i, t in zip(ids, truth) if t != "peek"} == {f"Transitioned to {st}" for st in states}
+    m = TemplateMiner()
+    streamed = [m.add(x).template_id for x in lines]
+    m.fold()
+    assert grouping_scores([m.canonical(i) for i in streamed], truth)[0] == 1.0
+
+
 def _texts_cover_their_lines(lines, ids, tm):
     """Each line is an instance of the text of the template it was given (a template's text is never
     that of another template)."""
@@ -446,8 +476,9 @@ STRESS_FLOORS = [
     # on one word of context; 0.576 before both)
     ("prefix", "Hadoop", 0.94), ("prefix", "Android", 0.87), ("prefix", "HPC", 0.90),
     # free text: half the templates that end in a variable end in a sentence (1-15 words). 0.955 and
-    # 0.899 (0.500 and 0.777 before a template that a more common one covers folded into it)
-    ("text", "Hadoop", 0.92), ("text", "Android", 0.86),
+    # 0.899 (0.500 and 0.777 before a template that a more common one covers folded into it);
+    # Android 0.927 with sentences after one prefix made one template (0.899 before)
+    ("text", "Hadoop", 0.92), ("text", "Android", 0.90),
     # OpenSSH: 0.995 (0.748 before a field key some messages have was kept where others hold words)
     ("text", "OpenSSH", 0.95),
 ]
