@@ -301,7 +301,7 @@ class TemplateMiner:
         """Templates that end in a sentence of their own (:func:`~analyzer.templates.cover.free_tails`,
         more than ``MANY * k`` after one prefix): the template ``prefix <*>`` is made (a rest of any
         length: its messages have several), added to ``keys``, and given their lines, so the
-        covering fold folds them into it and a later sentence takes it as it appears."""
+        covering fold folds them into it, and a later sentence at the next fold."""
         tails = free_tails(keys, MANY * self._k) if self._k else {}
         if not tails:
             return counts
