@@ -186,8 +186,11 @@ def free_tails(keys: Mapping[int, Sequence[str]], many: int) -> dict[int, tuple[
     time). The longest such prefix wins. Prefixes are counted one length at a time, by running
     hash, and only those of templates whose shorter prefix had more than ``many``: no prefix is
     copied, and the work after the first lengths is on the templates that share one."""
-    live = [(pid, toks, max(_plain_rest(toks), 1), 0, False) for pid, toks in keys.items()
-            if _plain_rest(toks) < len(toks)]
+    live = []
+    for pid, toks in keys.items():
+        start = _plain_rest(toks)
+        if start < len(toks):
+            live.append((pid, toks, max(start, 1), 0, False))
     out: dict[int, tuple[str, ...]] = {}
     d = 0
     while live:

@@ -287,15 +287,14 @@ class ClusterMerger:
             if type(slot) is set:
                 if w in slot:
                     continue
-            elif slot is None:
-                continue
-            elif type(slot) is tuple:
-                if w[-2:] not in _KEY_ENDS or w in slot or len(slot) > k or not _is_cut_key(w):
-                    continue
+            elif slot is None or (type(slot) is tuple and w[-2:] not in _KEY_ENDS):
+                continue            # a variable: only a new field key can change it
             if i and tokens[i - 1][-2:] in _KEY_ENDS and type(slot) is set:
                 new = _to_variable((*slot, w), k)   # the value after a cut ``key=``: variable once it changes
             else:
                 new = add_to_slot(slot, w, k)
+            if new is slot:
+                continue            # unchanged (a ``key=value`` slot's key again): nothing to fold
             pv[i] = new
             if type(new) is not set:
                 flipped = True

@@ -306,10 +306,13 @@ class TemplateMiner:
         if not tails:
             return counts
         counts = dict(counts)
+        made: dict[tuple[str, ...], int] = {}
         for pid, prefix in tails.items():
-            gid = self._id_for(self.merger.find(self._origin[pid][0]), prefix + ("<*>",))[0]
-            self._spans.add(gid)
-            keys.setdefault(gid, tuple(self._pid_key[gid].split(" ")))
+            gid = made.get(prefix)
+            if gid is None:
+                gid = made[prefix] = self._id_for(self.merger.find(self._origin[pid][0]), prefix + ("<*>",))[0]
+                self._spans.add(gid)
+                keys.setdefault(gid, tuple(self._pid_key[gid].split(" ")))
             counts[gid] = counts.get(gid, 0) + counts[pid]
         return counts
 
