@@ -127,12 +127,19 @@ def shape_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
         lambda rng: (lambda make: (lambda: make(rng)))(SHAPES[rng.choice(names)])))
 
 
+_CLOSER = {"(": ")", "[": "]", '"': '"', "'": "'"}
+
+
 def empty_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
-    """Stress sets with optional values: each ``key=<*>`` position of a template is, with probability
-    1/2, optional, and then written empty (``ruser= rhost=x``) on 30% of its lines. Ground truth is
-    unchanged: an empty value is still that template."""
-    def rule(rng: random.Random, before: str):  # noqa: ANN202
-        if before.endswith("=") and rng.random() < 0.5:
+    """Stress sets with optional values: each ``key=<*>`` position of a template, and each one written
+    alone in brackets or quotes (``(<*>)``, ``[<*>]``, ``"<*>"``), is, with probability 1/2, optional,
+    and then written empty (``ruser= rhost=x``, ``from 10.0.0.1 () at``) on 30% of its lines. Ground
+    truth is unchanged: an empty value is still that template."""
+    def rule(rng: random.Random, before: str, after: str):  # noqa: ANN202
+        opener = before[-1:]
+        enclosed = opener in _CLOSER and after.startswith(_CLOSER[opener]) and (
+            len(before) < 2 or before[-2] in " =:,")
+        if (before.endswith("=") or enclosed) and rng.random() < 0.5:
             return lambda rng, value: "" if rng.random() < 0.3 else value
         return None
     return _rewrite_variables(sets, seeds, "empty:", rule)
@@ -193,7 +200,7 @@ def text_variants(sets: dict, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
 
 def _vocabulary_rule(value_maker):  # noqa: ANN001, ANN202
     """With p=1/2 a position's values are replaced by a vocabulary of 5/20/100 from ``value_maker``."""
-    def rule(rng: random.Random, _before: str):  # noqa: ANN202
+    def rule(rng: random.Random, _before: str, _after: str):  # noqa: ANN202
         if rng.random() >= 0.5:
             return None
         make = value_maker(rng)
@@ -203,8 +210,9 @@ def _vocabulary_rule(value_maker):  # noqa: ANN001, ANN202
 
 
 def _rewrite_variables(sets: dict, seeds: tuple[int, ...], tag: str, rule) -> dict:  # noqa: ANN001
-    """Each set x seed: per (template, variable position), ``rule(rng, text before the position)`` gives
-    None (values kept) or ``f(rng, value) -> new value``, applied on each line of that template."""
+    """Each set x seed: per (template, variable position), ``rule(rng, text before the position, text
+    after it)`` gives None (values kept) or ``f(rng, value) -> new value``, applied on each line of that
+    template."""
     import zlib
 
     out = {}
@@ -227,7 +235,7 @@ def _rewrite_variables(sets: dict, seeds: tuple[int, ...], tag: str, rule) -> di
                     a, b = m.span(i + 1)
                     f = rules.get((t, i), 0)
                     if f == 0:
-                        f = rules[(t, i)] = rule(rng, c[:a])
+                        f = rules[(t, i)] = rule(rng, c[:a], c[b:])
                     parts += [c[last:a], f(rng, c[a:b]) if f else c[a:b]]
                     last = b
                 new.append("".join(parts) + c[last:])

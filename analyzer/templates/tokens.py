@@ -163,7 +163,7 @@ class Masker:
 # -- glued tokens ------------------------------------------------------------------------------
 MASK = r"<[A-Za-z0-9_*]+>"   # how a masked variable reads: ``<*>``, or ``<NUM>`` with typed masks
 GLUE = "\x01"   # marks where a token was cut with no space: not white space, so str.split keeps it
-EMPTY = "\x02"  # the value of ``key=`` written empty (``ruser= rhost=x``): a token that reads back as nothing
+EMPTY = "\x02"  # a value written empty (``ruser= rhost=x``, ``from x () at``): a token that reads back as nothing
 JOIN = "\x03"   # a space inside one value of several words (``oldVal=low light mode=2``): one token
 _OPEN = r"=:,("
 _CLOSE = r")"
@@ -179,6 +179,9 @@ _CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])({MASK})")
 _CJK_AFTER_MASK = re.compile(rf"({MASK})(?=[{_CJK}])")
 _HAS_CJK = re.compile(f"[{_CJK}]")
 _EMPTY_VALUE = re.compile(rf"(?<=[^\s{_OPEN}])=(?=[\s,;)\]}}]|$)|(?<=\s)=(?=[,;)\]}}]|$)")
+# ``()`` standing alone (``from 10.0.0.1 () at``): a value in parentheses written empty, not a call
+# (``f()`` is attached to its name); it gets the three positions of ``(<*>)``
+_EMPTY_PARENS = re.compile(r"(?<![^\s=:,])\(\)(?=[\s,;:.]|$)")
 
 
 def glue(masked: str) -> str:
@@ -195,6 +198,8 @@ def glue(masked: str) -> str:
     if "=" in masked:
         masked = _EMPTY_VALUE.sub("=" + EMPTY, masked)
         masked = _JOINED_VALUE.sub(_join, masked)
+    if "()" in masked:
+        masked = _EMPTY_PARENS.sub("(" + EMPTY + ")", masked)
     out = _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))
     if "<" in out and _HAS_CJK.search(out) is not None:
         out = _CJK_AFTER_MASK.sub(r"\1 " + GLUE, _CJK_BEFORE_MASK.sub(GLUE + r" \1", out))

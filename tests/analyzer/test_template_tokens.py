@@ -59,6 +59,8 @@ def test_token_classes(text, masked):
     ("ruser= rhost=<*>", "ruser=\x01 \x02 rhost=\x01 <*>"),
     ("a=,b=<*> c=", "a=\x01 \x02 \x01,\x01 b=\x01 <*> c=\x01 \x02"),
     ("total = <*>, x =", "total = <*> \x01, x =\x01 \x02"),
+    ("from <*> () at <*>", "from <*> (\x01 \x02 \x01) at <*>"),     # an empty value in parentheses
+    ("call f() and g (), ok", "call f() and g (\x01 \x02 \x01), ok"),   # a call is attached to its name
 ])
 def test_glued_tokens_are_cut_and_read_back(text, glued):
     from analyzer.templates.tokens import glue, unglue

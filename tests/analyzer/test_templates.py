@@ -432,6 +432,17 @@ def test_an_empty_value_is_still_the_template():
     assert m.templates()[m.canonical(ids[0])] == "authentication failure; logname= uid=<*> euid=<*> tty=ssh ruser= rhost=<*>"
 
 
+def test_an_empty_value_in_parentheses_is_still_the_template():
+    """``connection from 10.0.0.1 () at ...`` (a host name looked up and not found, printed empty in
+    its parentheses): the same template as ``(host.example.org)``, not a shorter line of its own."""
+    m = TemplateMiner()
+    lines = [f"connection from 10.0.{i}.4 ({h}) at port {4000 + i}"
+             for i, h in enumerate(["", "a.example.org", "", "b.example.org", "c.example.net", ""])]
+    ids = [m.add(x).template_id for x in lines]
+    assert len({m.canonical(i) for i in ids}) == 1
+    assert m.templates()[m.canonical(ids[0])] == "connection from <*> (<*>) at port <*>"
+
+
 def test_http_request_lines_keep_their_method():
     """uvicorn's default access log (what a FastAPI TTS service prints): the method of the quoted
     request line is the event, so health checks and synthesis requests are different templates."""
