@@ -189,7 +189,7 @@ class KnowledgeBase:
 
 def record_parts(record: Any) -> list[str]:
     """The texts the KB looks at, in order: the message with its continuation lines and the
-    ``error_type``/``error``/``exception`` fields, then each exception block of the traceback, the
+    ``error_type``/``error``/``err`` (Go's)/``exception`` fields, then each exception block of the traceback, the
     root of a chain first (exception line and message before the frames, so the evidence is the
     exception line when both match)."""
     fields: Mapping[str, Any] = getattr(record, "fields", None) or {}
@@ -198,7 +198,7 @@ def record_parts(record: Any) -> list[str]:
     raw = getattr(record, "raw", "") or ""
     if not tb and "\n" in raw:
         head.append(raw[raw.index("\n") + 1:])
-    for key in ("error_type", "error", "exception"):
+    for key in ("error_type", "error", "err", "exception"):
         val = fields.get(key)
         if val and isinstance(val, (str, int, float)):
             head.append(str(val))

@@ -8,7 +8,7 @@ Per file, :class:`FileReader` runs each raw line through
    what the terminal showed last (``\\r``), ``[rank0]:`` / ``(pid=123)`` prefixes of torchrun and Ray go;
 3. per-line envelopes: JSON (Docker json-file, journald ``-o json``, OpenTelemetry, ECS) and CRI, whose
    inner text goes through steps 2-4 again;
-4. the line parser (``--log-format``, JSON application logs, plain-text headers) and the
+4. the line parser (``--log-format``, JSON application logs, logfmt, plain-text headers) and the
    :class:`~analyzer.read.assemble.Assembler`, which joins tracebacks and infers missing levels.
 
 The same :class:`FileReader` serves ``--follow`` (:mod:`analyzer.follow`), so both read alike.
@@ -27,6 +27,7 @@ from analyzer.read.assemble import Assembler, apply_meta
 from analyzer.read.envelopes import JSON_ENVELOPES, SNIFF_LINES, CriLog, Inner, sniff
 from analyzer.read.jsonlog import json_loads, json_record, loguru_record
 from analyzer.read.lines import decode_line, iter_raw_lines
+from analyzer.read.logfmt import could_be, logfmt_object, under_header
 from analyzer.read.parser import LineParser
 from analyzer.read.paths import expand_paths
 from analyzer.read.stats import FileFacts, ReadStats
@@ -186,8 +187,18 @@ class FileReader:
                 for inner in entries:
                     self._inner(n, inner)
                 return
+        elif s.isalpha() or s == "_" or s == "@":
+            obj = logfmt_object(text.lstrip())
+            if obj is not None:
+                rec = json_record(obj, text, self.name, n, parser.parse_times)
+                self.asm.record(apply_meta(rec, meta), text)
+                return
         rec = parse_text(text, self.name, n, parser.parse_times)
         if rec is not None:
+            if could_be(rec.message):   # ``Jun 15 14:22:03 gpu1 dockerd[812]: time=... level=... msg=...``
+                obj = logfmt_object(rec.message)
+                if obj is not None:
+                    rec = under_header(rec, obj, parser.parse_times)
             self.asm.record(apply_meta(rec, meta), text)
         else:
             self.asm.plain(n, text, meta)

@@ -9,7 +9,8 @@ Recognised, by first character (so a line costs one or two regex matches):
   (``ts | LEVEL | mod:fn:1 - msg``), ``ts [LEVEL] msg``, tracing/TGI (``ts ERROR target: msg``);
 * gunicorn ``[2024-06-15 14:22:03 +0800] [1234] [ERROR] msg`` (the offset kept);
 * onnxruntime ``[E:onnxruntime:Default, file.cc:12 Fn] msg``, PyTorch c10/NCCL ``[E ProcessGroupNCCL.cpp:475]``
-  and ``[E1203 10:11:12.123 1234 file.cpp:12]``, glog ``E1203 10:11:12.123456  1234 file.cc:12] msg``;
+  and ``[E1203 10:11:12.123 1234 file.cpp:12]``, glog ``E1203 10:11:12.123456  1234 file.cc:12] msg``
+  (klog's structured ``] "msg" key=value`` read by :mod:`analyzer.read.logfmt`);
 * level first: uvicorn ``INFO:     msg``, Python's default ``ERROR:root:msg``, ``[WARNING] msg``, vLLM
   ``INFO 12-01 10:11:12 [engine.py:12] msg``; a level word must be followed by ``:``, ``|``, ``-``,
   brackets, two spaces or a word that is not in capitals, so ``ERROR DETAILS below`` in a banner is
@@ -22,6 +23,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from analyzer.read.logfmt import klog_message
 from analyzer.read.times import UTC, norm_level, parse_time
 from analyzer.records import Record
 
@@ -77,7 +79,13 @@ def _this_year(md: str, hms: str, frac: str | None = None) -> datetime | None:
 
 def _glog(m: re.Match[str], text: str, name: str, n: int, parse_times: bool) -> Record:
     time = _this_year(m.group("md"), m.group("hms"), m.group("frac")) if parse_times else None
-    return Record(time, _LETTER_LEVEL[m.group("level")], m.group("msg"), name, n, {"source": m.group("src")}, text)
+    msg, fields = m.group("msg"), {"source": m.group("src")}
+    if msg[:1] == '"':   # klog's structured form: ``"Synced" pod="default/tts-0"``
+        structured = klog_message(msg)
+        if structured is not None:
+            msg = structured[0]
+            fields.update((k, v) for k, v in structured[1].items() if k != "source")
+    return Record(time, _LETTER_LEVEL[m.group("level")], msg, name, n, fields, text)
 
 
 def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record | None:

@@ -13,10 +13,11 @@ UTC = timezone.utc
 #: a time outside these years is no time (``None``): a corrupt or placeholder stamp, never a crash later
 MIN_YEAR, MAX_YEAR = 1971, 2999
 _LEVELS = {
-    "TRACE": "DEBUG", "DEBUG": "DEBUG", "DBG": "DEBUG", "D": "DEBUG", "V": "DEBUG", "VERBOSE": "DEBUG",
+    "TRACE": "DEBUG", "DEBUG": "DEBUG", "DBG": "DEBUG", "DBUG": "DEBUG", "D": "DEBUG", "V": "DEBUG",
+    "VERBOSE": "DEBUG",
     "INFO": "INFO", "INF": "INFO", "I": "INFO", "NOTICE": "INFO", "SUCCESS": "INFO", "INFORMATION": "INFO",
     "WARN": "WARNING", "WARNING": "WARNING", "W": "WARNING",
-    "ERROR": "ERROR", "ERR": "ERROR", "E": "ERROR", "SEVERE": "ERROR", "EXCEPTION": "ERROR",
+    "ERROR": "ERROR", "ERR": "ERROR", "EROR": "ERROR", "E": "ERROR", "SEVERE": "ERROR", "EXCEPTION": "ERROR",
     "CRITICAL": "CRITICAL", "CRIT": "CRITICAL", "FATAL": "CRITICAL", "F": "CRITICAL", "ALERT": "CRITICAL",
     "EMERG": "CRITICAL", "EMERGENCY": "CRITICAL", "PANIC": "CRITICAL",
 }
