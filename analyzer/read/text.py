@@ -4,9 +4,11 @@ servers people run TTS behind write. One function, :func:`parse_text`, returns a
 
 Recognised, by first character (so a line costs one or two regex matches):
 
-* ISO 8601 / ``2024-06-15 14:22:03,102`` timestamps, bracketed or not, then an optional level in
-  many decorations: Python logging (``ts - name - LEVEL - msg``), loguru's default
-  (``ts | LEVEL | mod:fn:1 - msg``), ``ts [LEVEL] msg``, tracing/TGI (``ts ERROR target: msg``);
+* ISO 8601 / ``2024-06-15 14:22:03,102`` timestamps (``2024/06/15 14:22:03``: Go's log package,
+  nginx's error log), bracketed or not, then an optional level in many decorations: Python logging
+  (``ts - name - LEVEL - msg``), loguru's default (``ts | LEVEL | mod:fn:1 - msg``), ``ts [LEVEL] msg``
+  (log4j's padded ``[INFO ]``: TorchServe), tracing/TGI (``ts ERROR target: msg``), Spring Boot
+  (``ts  INFO 1 --- [main] o.s.b.App : msg``), Flask (``[ts] WARNING in app: msg``);
 * gunicorn ``[2024-06-15 14:22:03 +0800] [1234] [ERROR] msg`` (the offset kept);
 * onnxruntime ``[E:onnxruntime:Default, file.cc:12 Fn] msg``, PyTorch c10/NCCL ``[E ProcessGroupNCCL.cpp:475]``
   and ``[E1203 10:11:12.123 1234 file.cpp:12]``, glog ``E1203 10:11:12.123456  1234 file.cc:12] msg``
@@ -31,12 +33,14 @@ __all__ = ["parse_text", "LEVEL_WORD"]
 
 LEVEL_WORD = (r"TRACE|DEBUG|INFO|NOTICE|SUCCESS|WARNING|WARN|ERROR|ERR|CRITICAL|CRIT|FATAL|SEVERE|"
               r"EMERG|ALERT|PANIC|EXCEPTION")
-_ISO = r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?"
+_ISO = r"\d{4}(?:-\d{2}-|/\d{2}/)\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}|\s?UTC)?"
 # 1: timestamp (ISO, bracketed or not), then optional level in many decorations, then the message
 _TEXT_RE = re.compile(
     r"^\[?(?P<ts>" + _ISO + r")\]?"
-    r"(?:\s*[|\-:]?\s*\[?(?P<level>" + LEVEL_WORD + r")\b\]?\s*(?:[|:]\s*|-\s+)?"   # ts LEVEL / ts | LEVEL | / ts [LEVEL]
-    r"(?:(?:(?P<channel>[\w.\-]+)\s*\|\s*)?(?P<src>[\w.<>\-]+:[\w.<>\-]+:\d+) - )?"  # loguru default [extra |] name:function:line -
+    r"(?:\s*[|\-:]?\s*\[?(?P<level>" + LEVEL_WORD + r")\b *+\]?\s*(?:[|:]\s*|-\s+)?"   # ts LEVEL / ts | LEVEL | / ts [LEVEL ]
+    r"(?:(?:(?P<channel>[\w.\-]+)\s*\|\s*)?(?P<src>[\w.<>\-]+:[\w.<>\-]+:\d+) - "  # loguru default [extra |] name:function:line -
+    r"|(?P<pid>\d+) --- (?:\[[^\]\n]*+\] )?\[ *+(?P<thread>[^\]\n]*+)\] (?P<jlogger>\S+) +: "  # Spring Boot: pid --- [thread] logger :
+    r"|in (?P<module>[\w.]+): )?"  # Flask's default: [ts] LEVEL in module: msg
     r"|\s+-\s+(?P<logger>[\w.$\-]+)\s+-\s+(?P<level2>" + LEVEL_WORD + r")\b\s+-\s+"  # python: ts - name - LEVEL - m
     r"|\s*)"
     r"(?P<msg>.*)$", re.S | re.I)
@@ -102,6 +106,10 @@ def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record
         if m is not None:
             level = m.group("level") or m.group("level2")
             fields = {"logger": m.group("logger")} if m.group("logger") else {}
+            if m.group("module"):
+                fields = {"logger": m.group("module")}
+            elif m.group("jlogger"):
+                fields = {"pid": int(m.group("pid")), "thread": m.group("thread").strip(), "logger": m.group("jlogger")}
             msg = m.group("msg")
             lvl = norm_level(level)
             if lvl is None and msg[:1] == "[":  # ``ts [W:onnxruntime:...] msg``
@@ -109,6 +117,8 @@ def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record
                 if b is not None:
                     lvl = _LETTER_LEVEL[b.group("level")]
             ts = m.group("ts")
+            if ts[4] == "/":   # Go's log package and nginx: ``2024/06/15 14:22:03``
+                ts = ts.replace("/", "-", 2)
             time = parse_time(ts.replace(" UTC", "+00:00")) if parse_times else None
             return Record(time, lvl, msg, name, n, fields, text)
         if c == "[":

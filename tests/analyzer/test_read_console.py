@@ -35,10 +35,28 @@ def _read(tmp_path: Path, text: str, name: str = "paste.log") -> list:
      "Casting torch.bfloat16 to torch.float16."),
     ("2024-06-15T14:22:03.123456Z ERROR text_generation_launcher: Shard 0 failed", "ERROR",
      "text_generation_launcher: Shard 0 failed"),
+    # TorchServe (log4j's padded level), nginx's error log and Go's log package (slashed dates),
+    # Spring Boot, Flask
+    ("2024-06-15T14:22:03,412 [INFO ] W-9000-tts_1.0-stdout MODEL_LOG - Loading model", "INFO",
+     "W-9000-tts_1.0-stdout MODEL_LOG - Loading model"),
+    ("2024/06/15 14:22:03 [error] 29#29: *1 connect() failed (111: Connection refused) while connecting to upstream",
+     "ERROR", "29#29: *1 connect() failed (111: Connection refused) while connecting to upstream"),
+    ("2024/06/15 14:22:03 starting tts gateway on :8080", None, "starting tts gateway on :8080"),
+    ("2024-06-15 14:22:05.100 ERROR 1 --- [nio-8080-exec-1] o.a.c.c.C.[.[.[/].[dispatcherServlet]    : "
+     "Servlet.service() threw exception", "ERROR", "Servlet.service() threw exception"),
+    ("[2024-06-15 14:22:03,412] WARNING in app: slow request", "WARNING", "slow request"),
 ])
 def test_server_headers(line: str, level: str, message: str) -> None:
     kind, rec = LineParser().parse(line, "f", 1)
     assert kind == "rec" and rec.level == level and rec.message == message
+
+
+def test_header_fields_and_slashed_dates() -> None:
+    _, rec = LineParser().parse("2024/06/15 14:22:03.412 starting", "f", 1)
+    assert rec.time is not None and (rec.time.year, rec.time.month, rec.time.day, rec.time.microsecond) == (2024, 6, 15, 412000)
+    _, rec = LineParser().parse("2024-06-15 14:22:03.412  INFO 1 --- [           main] o.s.b.w.e.TomcatWebServer  : "
+                                "Tomcat started on port(s): 8080 (http)", "f", 1)
+    assert rec.fields == {"pid": 1, "thread": "main", "logger": "o.s.b.w.e.TomcatWebServer"}
 
 
 def test_gunicorn_keeps_its_offset() -> None:
