@@ -35,10 +35,11 @@ _FENCE_RE = re.compile(r"^\s*(?:```|~~~)[\w+.-]*\s*$")
 # An exception line: ``Name: message`` or a bare ``Name`` where Name is an exception class: its last
 # dotted part ends like one (Error, Exception, Warning, ...), or it is dotted with a CamelCase class
 # (``onnxruntime.capi.onnxruntime_pybind11_state.Fail: ...``, ``omegaconf.errors.MissingMandatoryValue``),
-# or a lower-case module error (``socket.timeout``, ``socket.gaierror``).
+# or a lower-case module error (``socket.timeout``, ``socket.gaierror``). The JVM's uncaught exception
+# (``Exception in thread "main" java.lang.OutOfMemoryError: Java heap space``) is one too.
 _SUFFIXES = r"(?:Error|Exception|Warning|Exit|Interrupt|Fault|Failure|Iteration|Timeout|Abort|Exceeded)"
 _EXC_RE = re.compile(
-    r"^(?P<name>(?:[A-Za-z_]\w*\.)*(?:[A-Z_]\w*?" + _SUFFIXES + r"|Error|Exception|Warning)(?=[:\s]|$)"
+    r"^(?:Exception in thread \"[^\"\n]{0,200}\" )?(?P<name>(?:[A-Za-z_]\w*\.)*(?:[A-Z_]\w*?" + _SUFFIXES + r"|Error|Exception|Warning)(?=[:\s]|$)"
     r"|(?:[a-z_]\w*\.)+[A-Z]\w*(?=: )"
     r"|(?:[a-z_]\w*\.)+[a-z]*(?:error|timeout)(?=: ))"
     r"(?::\s?(?P<msg>.*))?$", re.S)

@@ -165,6 +165,7 @@ def test_truncated_traceback_still_an_error(tmp_path: Path) -> None:
     ("CUDA error: an illegal memory access was encountered", "ERROR"), ("bash: sox: command not found", "ERROR"),
     ("/venv/x/modeling.py:12: FutureWarning: `resume_download` is deprecated", "WARNING"),
     ("Loading: 50%", None), ("Note: this is fine", None), ("Processing audio file: audio", None),
+    ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space', "ERROR"),   # the JVM's uncaught one
 ])
 def test_lines_that_are_errors_without_a_level(tmp_path: Path, line: str, level: str | None) -> None:
     assert _read(tmp_path, line + "\n")[0].level == level
@@ -242,3 +243,13 @@ def test_download_that_never_ends_is_a_stall(tmp_path: Path) -> None:
     # a download that finished is no stall
     p.write_text("Downloading model.pt\nModel loaded in 3.2 s\n", encoding="utf-8")
     assert analyze([str(p)]).incidents == []
+
+
+def test_a_jvm_stack_is_one_record_and_its_heap_is_ram_not_gpu(tmp_path: Path) -> None:
+    recs = _read(tmp_path, 'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n'
+                           "\tat java.base/java.util.Arrays.copyOf(Arrays.java:3512)\n"
+                           "\tat com.example.tts.Synth.run(Synth.java:88)\n"
+                           "Caused by: java.io.IOException: Broken pipe\n\t... 3 more\n")
+    assert len(recs) == 1 and recs[0].level == "ERROR" and recs[0].end_line == 5
+    from analyzer.kb import load_kb
+    assert load_kb().match_record(recs[0]).id == "cpu_oom_killed"
