@@ -174,6 +174,10 @@ _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
 _KEY = r"[A-Za-z_][\w.\-]*+ ?= ?"     # ``key=`` or ``key = ``
 _JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$)(?! ?=))++)"
                            rf"(?=,? ?[A-Za-z_][\w.\-]*+ ?=)")
+# ``key:a b c, key2:`` (a ``key:value`` list, the colon attached: ``overlapAmount:a b, i:0``): the same
+_CKEY = r"[A-Za-z_][\w.\-]*+:(?=[^\s/:])"
+_JOINED_COLON_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_CKEY}[^\s=,;]++((?: (?![A-Za-z_][\w.\-]*+:)[^\s=,;]++(?=[\s,;]|$))++)"
+                                 rf"(?=,? ?{_CKEY})")
 # a mask inside CJK text (``耗时<*>秒``): cut around it, CJK text has no spaces to cut at
 _CJK_BEFORE_MASK = re.compile(rf"(?<=[{_CJK}])({MASK})")
 _CJK_AFTER_MASK = re.compile(rf"({MASK})(?=[{_CJK}])")
@@ -190,14 +194,18 @@ def glue(masked: str) -> str:
     tokens), and a comma that ends a value is a token of its own: ``x,`` and ``<*>,`` would otherwise
     never align when a value has several words (``target=low light, rate=2``). The words between a
     ``key=value`` and the next ``key=`` are that value's (printf-style logs do not quote a value of
-    several words; ``key = value`` too): they become one token (spaces read :data:`JOIN`), so ``old=low light new=on`` and
-    ``old=off new=on`` have one length and one template. The cuts are marked (:data:`GLUE`) so
+    several words; ``key = value`` too, and ``key:value`` lists with the colon attached, ``amount:a b,
+    i:0``): they become one token (spaces read :data:`JOIN`), so ``old=low light new=on`` and
+    ``old=off new=on`` have one length and one template. An empty ``()`` standing alone reads as
+    ``(<*>)`` with its value empty (:data:`EMPTY`). The cuts are marked (:data:`GLUE`) so
     :func:`unglue` gives the text back."""
     if GLUE in masked or EMPTY in masked or JOIN in masked:
         masked = masked.replace(GLUE, " ").replace(EMPTY, " ").replace(JOIN, " ")
     if "=" in masked:
         masked = _EMPTY_VALUE.sub("=" + EMPTY, masked)
         masked = _JOINED_VALUE.sub(_join, masked)
+    if ":" in masked:
+        masked = _JOINED_COLON_VALUE.sub(_join, masked)
     if "()" in masked:
         masked = _EMPTY_PARENS.sub("(" + EMPTY + ")", masked)
     out = _GLUE_BEFORE.sub(" " + GLUE + r"\1", _GLUE_AFTER.sub(r"\1" + GLUE + " ", masked))

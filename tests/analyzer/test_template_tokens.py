@@ -59,6 +59,9 @@ def test_token_classes(text, masked):
     ("ruser= rhost=<*>", "ruser=\x01 \x02 rhost=\x01 <*>"),
     ("a=,b=<*> c=", "a=\x01 \x02 \x01,\x01 b=\x01 <*> c=\x01 \x02"),
     ("total = <*>, x =", "total = <*> \x01, x =\x01 \x02"),
+    ("overlapAmount:a b c, i:<*>", "overlapAmount:\x01 a\x03b\x03c \x01, i:\x01 <*>"),   # a key:value list
+    ("a:x y b:<*> done", "a:\x01 x\x03y b:\x01 <*> done"),
+    ("Error: disk full, Retry: <*>", "Error: disk full \x01, Retry: <*>"),   # a colon and a space: a sentence
     ("from <*> () at <*>", "from <*> (\x01 \x02 \x01) at <*>"),     # an empty value in parentheses
     ("call f() and g (), ok", "call f() and g (\x01 \x02 \x01), ok"),   # a call is attached to its name
 ])
@@ -131,6 +134,10 @@ HOSTILE = {
     "windows folders": "C:\\a " * (MIB // 5),
     "one spaced folder": "C:\\" + "a " * (MIB // 2),
     "CJK mail": "a耗@" * (MIB // 3),
+    "colon values of words": "a:b c " * (MIB // 6),
+    "colon value words": "a:b " + "c " * (MIB // 2),
+    "colon keys": "a:b " * (MIB // 4),
+    "empty parens": "() " * (MIB // 3),
 }
 
 
