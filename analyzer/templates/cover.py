@@ -178,42 +178,47 @@ def _plain_rest(toks: Sequence[str]) -> int:
     return j
 
 
-def free_tails(keys: Mapping[int, Sequence[str]], many: int) -> dict[int, tuple[str, ...]]:
+def free_tails(keys: Mapping[int, Sequence[str]], many: int,
+               counts: Mapping[int, int] | None = None) -> dict[int, tuple[str, ...]]:
     """Templates that end in free text: id -> the prefix its sentence follows. After one prefix
     (holding a constant token), more than ``many`` templates whose rests are plain words of several
-    lengths: each message a sentence of its own, which no Drain length lines up and no template
-    covers yet (``cancelPeek: <a sentence>``; event names that share a prefix come a handful at a
-    time). The longest such prefix wins. Prefixes are counted one length at a time, by running
-    hash, and only those of templates whose shorter prefix had more than ``many``: no prefix is
-    copied, and the work after the first lengths is on the templates that share one."""
+    lengths *and were each seen once* (``counts``: lines per template): each message a sentence of
+    its own, which no Drain length lines up and no template covers yet (``cancelPeek: <a
+    sentence>``). Event messages that share a label repeat (``ACPI: Interpreter enabled`` at every
+    boot, event names a handful at a time) and are not counted; the templates that do repeat after
+    a prefix that qualifies get it too. The longest such prefix wins. Prefixes are counted one length
+    at a time, by running hash, and only those of templates whose shorter prefix had more than
+    ``many``: no prefix is copied, and the work after the first lengths is on the templates that
+    share one."""
     live = []
     for pid, toks in keys.items():
         start = _plain_rest(toks)
         if start < len(toks):
-            live.append((pid, toks, max(start, 1), 0, False))
+            live.append((pid, toks, max(start, 1), 0, counts is None or counts.get(pid, 0) <= 1, False))
     out: dict[int, tuple[str, ...]] = {}
     d = 0
     while live:
         d += 1
         total: dict[int, int] = {}
         step = []
-        for pid, toks, start, h, const in live:
+        for pid, toks, start, h, once, const in live:
             if d < len(toks):             # a prefix leaves a rest
                 t = toks[d - 1]
                 h = hash((h, t))
-                total[h] = total.get(h, 0) + 1
-                step.append((pid, toks, start, h, const or "<" not in t))
-        live = [x for x in step if total[x[3]] > many]
+                if once:
+                    total[h] = total.get(h, 0) + 1
+                step.append((pid, toks, start, h, once, const or "<" not in t))
+        live = [x for x in step if total.get(x[3], 0) > many]
         stats: dict[int, list] = {}      # prefix hash -> [templates, first rest length, several lengths]
-        for _pid, toks, start, h, const in live:
-            if d >= start and const:
+        for _pid, toks, start, h, once, const in live:
+            if once and d >= start and const:
                 s = stats.get(h)
                 if s is None:
                     stats[h] = [1, len(toks) - d, False]
                 else:
                     s[0] += 1
                     s[2] = s[2] or s[1] != len(toks) - d
-        for pid, toks, _start, h, _const in live:
+        for pid, toks, _start, h, _once, _const in live:
             s = stats.get(h)
             if s is not None and s[0] > many and s[2]:
                 out[pid] = tuple(toks[:d])

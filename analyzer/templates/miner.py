@@ -302,7 +302,7 @@ class TemplateMiner:
         more than ``MANY * k`` after one prefix): the template ``prefix <*>`` is made (a rest of any
         length: its messages have several), added to ``keys``, and given their lines, so the
         covering fold folds them into it, and a later sentence at the next fold."""
-        tails = free_tails(keys, MANY * self._k) if self._k else {}
+        tails = free_tails(keys, MANY * self._k, counts) if self._k else {}
         if not tails:
             return counts
         counts = dict(counts)

@@ -356,6 +356,29 @@ def test_a_sentence_after_one_prefix_is_one_template():
     assert grouping_scores([m.canonical(i) for i in streamed], truth)[0] == 1.0
 
 
+def test_event_messages_after_one_label_that_repeat_stay_apart():
+    """A kernel's boot messages share a label (``ACPI: Interpreter enabled``, ``ACPI: Lid Switch
+    [LID]``, ...) and come back at every boot: events, not sentences. Counted as sentences they were
+    one ``ACPI: <*>`` (24 events in one template)."""
+    events = ["Interpreter enabled", "Using IOAPIC for interrupt routing", "bus type pci registered",
+              "Subsystem revision 20040326", "PCI Root Bridge [PCI0] (00:00)", "Power Button (FF) [PWRF]",
+              "Sleep Button (CM) [SLPF]", "Processor [CPU0] (supports C1)", "Lid Switch [LID]",
+              "Embedded Controller [EC0] (gpe 28)", "AC Adapter [AC] (on-line)", "Fan [FAN] (off)",
+              "Battery Slot [BAT0] (battery present)", "System BIOS is requesting _OSI(Linux)",
+              "ACPI tables contain no PCI IRQ routing entries", "Checking initramfs image",
+              "Disabled because of broken BIOS", "Power Resource [PFAN] (off)", "Local APIC address 0xfee00000"]
+    lines, truth = [], []
+    for boot in range(3):
+        for i, e in enumerate(events):
+            lines.append(f"ACPI: {e}")
+            truth.append(i)
+        lines.append(f"Kernel command line: ro root=LABEL=/ rhgb quiet console=ttyS{boot}")
+        truth.append(-1)
+    ids, tm = _mine_all(lines)
+    assert grouping_scores(ids, truth)[0] == 1.0
+    assert tm[ids[0]] == "ACPI: Interpreter enabled"
+
+
 def _texts_cover_their_lines(lines, ids, tm):
     """Each line is an instance of the text of the template it was given (a template's text is never
     that of another template)."""
