@@ -122,7 +122,7 @@ class FileReader:
             text = _last_segment(text)
         rec = self.parser.parse_format(text, self.name, n)
         if rec is not None:
-            self.asm.record(rec, text)
+            self.asm.record(self._pairs(rec), text)
         elif not self.asm.unformatted(n, text) and text.strip():
             self.stats.bad(self.name, n, "line does not match the log format", text)
 
@@ -195,13 +195,19 @@ class FileReader:
                 return
         rec = parse_text(text, self.name, n, parser.parse_times)
         if rec is not None:
-            if could_be(rec.message):   # ``Jun 15 14:22:03 gpu1 dockerd[812]: time=... level=... msg=...``
-                obj = logfmt_object(rec.message)
-                if obj is not None:
-                    rec = under_header(rec, obj, parser.parse_times)
-            self.asm.record(apply_meta(rec, meta), text)
+            self.asm.record(apply_meta(self._pairs(rec), meta), text)
         else:
             self.asm.plain(n, text, meta)
+
+    def _pairs(self, rec: Record) -> Record:
+        """A headered record whose message is logfmt (``Jun 15 14:22:03 gpu1 dockerd[812]: time=...
+        level=error msg=...``, or the ``<Content>`` of a ``--log-format``): its pairs' message, level,
+        time and fields."""
+        if could_be(rec.message):
+            obj = logfmt_object(rec.message)
+            if obj is not None:
+                return under_header(rec, obj, self.parser.parse_times)
+        return rec
 
     def _json(self, n: int, obj: dict, text: str, meta: Inner | None) -> None:
         if meta is None:

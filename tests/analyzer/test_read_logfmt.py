@@ -112,3 +112,14 @@ def test_a_one_mib_line_of_pairs_is_read_in_linear_time(line):
     t0 = time.perf_counter()
     assert logfmt_object(line) is None
     assert time.perf_counter() - t0 < 60  # milliseconds here; a backtracking pattern takes minutes
+
+
+def test_a_log_format_whose_content_is_logfmt(tmp_path):
+    """``--log-format '<Month> <Day> <Time> <Host> <Proc>: <Content>'`` on the Docker daemon's journal:
+    the content's pairs are read as on the plain path, so its events are templates of their own."""
+    p = tmp_path / "docker.log"
+    p.write_text("\n".join(DOCKERD) + "\n", encoding="utf-8")
+    recs = list(read_records([str(p)], log_format="<Month> <Day> <Time> <Host> <Proc>: <Content>", merge=False))
+    assert [r.message for r in recs][:2] == ["Loading containers: start.", "Loading containers: done."]
+    assert [r.level for r in recs] == ["INFO", "INFO", "ERROR"]
+    assert recs[0].fields["Host"] == "gpu1"
