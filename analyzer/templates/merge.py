@@ -21,7 +21,9 @@ one number ``k``:
   words of the rest say the messages are one (``<user> Served block <*> to <*>``); a word that
   labels the message (``name: text``, ``name - text``: a process, a user, a host) needs one, and
   so does a plain word that takes more than ``MANY * k`` values before the same rest (event names
-  sharing one short rest come a handful at a time; a host or user a line starts with, by the dozen).
+  sharing one short rest come a handful at a time; a host or user a line starts with, by the dozen),
+  or one before a long rest, ``2 * KEYED_CONTEXT`` words and values (``<node> Fan speeds ( <*> <*>
+  <*> **** <*> <*> )``: so much shared structure is one event).
 
 * **segment families** (:class:`SegmentFamilies`, on template keys, across lengths) - templates
   equal but for a run of 1-3 words: more than ``k`` distinct runs, or a variable in another template
@@ -249,7 +251,8 @@ class ClusterMerger:
                     if words < (1 if labels(toks, i) else KEYED_CONTEXT):
                         if not words:
                             continue   # Drain's key: a word there names the event...
-                        limit = MANY * k   # ...unless words enough back it, or values far too many
+                        if words + sum(r == "<*>" for r in rest) < 2 * KEYED_CONTEXT:
+                            limit = MANY * k   # ...unless words enough back it, or values far too many
                 if all(r == "<*>" for r in rest):
                     continue   # nothing constant left to say the messages are alike
                 key = (i, rest)
