@@ -11,11 +11,20 @@ One :class:`Assembler` a file, fed line by line (the batch reader and ``--follow
   its exception line and the message lines after it, and a chain ("During handling of the above
   exception" / "The above exception was the direct cause"); an IPython/Colab traceback opens one that
   ends at its exception line. Indented lines continue any record; anything else starts a plain one;
+* a Go panic or runtime ``fatal error:``, a Rust panic, or a stack dump's head (``goroutine 1
+  [running]:``, ``stack backtrace:``) opens a **panic block** that takes the dump: goroutine headers,
+  Go frames at column 0 with their tab-indented file lines, ``[signal SIGSEGV: ...]``, ``exit status
+  2``, Rust's message line and ``note: run with `RUST_BACKTRACE=1```, a crash line after it. A
+  headered record takes a dump that follows it the same way (glog's ``Check failed`` and its
+  ``*** Check failure stack trace: ***``, Go's ``http: panic serving ...`` and its goroutines);
 * when a record ends, a traceback block's message becomes its **root exception line** (the first
   exception of the chain; the later ones are what handling it caused), and a record with no level gets
   one from its content: a traceback or an exception line is an ERROR (``*Warning`` a WARNING), a crash
-  line (``Segmentation fault``, ``Killed``, ``Aborted (core dumped)``, ...) CRITICAL. Such records are
-  marked ``inferred``.
+  line (``Segmentation fault``, ``Killed``, ``Aborted (core dumped)``, ...) CRITICAL, a Go panic
+  CRITICAL (an unrecovered panic ended the process), a Rust panic ERROR (it unwinds one thread; with
+  a crash line after it CRITICAL). A panic block becomes the record's ``traceback``; a Rust panic's
+  message joins its ``panicked at file:line:col:`` line, its thread and location become fields. Such
+  records are marked ``inferred``.
 
 Memory: one pending record, capped at ``MAX_JOINED_LINES`` lines / ``MAX_JOINED_BYTES``.
 """
@@ -40,10 +49,10 @@ TB_START = K.TB_START_TEXT
 _TB_BODY_RE = re.compile(r"^(?:\s|Traceback \(most recent call last\)|During handling of the above exception|"
                          r"The above exception was the direct cause|\^|~)")
 
-_NORMAL, _TB, _IPY, _MSG = 0, 1, 2, 3
+_NORMAL, _TB, _IPY, _MSG, _PANIC = 0, 1, 2, 3, 4
 _TB_FIRST = frozenset(" \t\r\nTD^~")  # first characters _TB_BODY_RE can match
 # header-less lines that join a headered record (the old reader's continuation rule)
-_JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC})
+_JOIN_HEADERED = frozenset({K.INDENT, K.FRAME, K.TB_START, K.CHAIN, K.EXC, K.STACK})
 
 
 MAX_STARTS = 4096                # distinct record beginnings remembered a file
@@ -90,7 +99,7 @@ class Assembler:
 
     __slots__ = ("name", "out", "facts", "pending", "headered", "prefix", "in_tb", "extra", "extra_bytes",
                  "mode", "seen_exc", "blanks", "msg_lines", "last_kind", "exc_at", "ipy_name", "last_time",
-                 "has_format", "n", "nums", "starts")
+                 "has_format", "n", "nums", "starts", "stack_at", "want_msg", "panic_msg", "crashed")
 
     def __init__(self, name: str, out: list[Record], facts: FileFacts, *, has_format: bool = False):
         self.name = name
@@ -114,6 +123,12 @@ class Assembler:
         self.n = 0                       # the file line being fed
         self.nums: list[int] | None = None   # the file line of each joined line (parallel to extra)
         self.starts: set[str] = set()    # how header-less records of this file begin (:func:`line_lead`)
+        # a panic block: where the dump starts in ``extra`` (-1: at the record's own line), whether the
+        # next line is a Rust panic's message, that message's index in ``extra``, a crash line taken
+        self.stack_at = -1
+        self.want_msg = False
+        self.panic_msg = -1
+        self.crashed = False
 
     # -- feeding ------------------------------------------------------------------------------
     def record(self, rec: Record, text: str) -> None:
@@ -158,8 +173,10 @@ class Assembler:
             elif self.headered:
                 if k in _JOIN_HEADERED and not (k == K.EXC and self.extra is None and p.level in _QUIET
                                                 and not p.message.rstrip().endswith(":")):
-                    self._append(text)
+                    i = self._append(text)
                     self.in_tb = self.in_tb or k == K.TB_START
+                    if k == K.STACK:   # glog's check-failure stack, Go's goroutines after a logged panic
+                        self._open_panic(i, False)
                     return
             elif k == K.INDENT:
                 self._append(text)
@@ -183,6 +200,9 @@ class Assembler:
         elif k == K.EXC:
             # an exception line alone: its message may go on below
             self.mode, self.seen_exc, self.msg_lines, self.exc_at = _MSG, True, 0, []
+        elif k == K.PANIC or k == K.STACK:
+            rust = K.rust_panic(text) if k == K.PANIC else None
+            self._open_panic(-1, rust is not None and rust[2] is None)
         self.last_kind = k
 
     def unformatted(self, n: int, text: str) -> bool:
@@ -198,8 +218,41 @@ class Assembler:
             self._emit()
 
     # -- blocks -------------------------------------------------------------------------------
+    def _open_panic(self, stack_at: int, want_msg: bool) -> None:
+        self.mode, self.msg_lines = _PANIC, 0
+        self.stack_at, self.want_msg, self.panic_msg, self.crashed = stack_at, want_msg, -1, False
+
+    def _absorb_panic(self, k: int, text: str) -> bool:
+        """Whether a panic block takes this line: the dump's frames and headers, a Rust panic's message
+        (the lines after ``panicked at file:line:col:`` up to its note), the crash line it ended in."""
+        if self.blanks > 1 or k == K.PANIC or k == K.TB_START or k == K.IPY_START:
+            return False
+        if self.want_msg:
+            self.want_msg = False
+            if k != K.STACK and not self.blanks:
+                self.panic_msg = self._append(text)
+                return True
+        if k == K.STACK:
+            self.msg_lines = MAX_MESSAGE_LINES   # a Rust panic's message is over
+        elif k == K.CRASH:
+            self.crashed = True
+        elif k != K.INDENT and k != K.FRAME and not K.panic_body(text):
+            return self._rust_message(text)
+        self._append(text)
+        return True
+
+    def _rust_message(self, text: str) -> bool:
+        """A column-0 line that goes on with a Rust panic's message (joined by the caller)."""
+        if self.panic_msg < 0 or self.blanks or self.msg_lines >= MAX_MESSAGE_LINES or line_lead(text) in self.starts:
+            return False
+        self.msg_lines += 1
+        self._append(text)
+        return True
+
     def _absorb_block(self, k: int, text: str) -> bool:
         """Whether a traceback block takes this line (``False``: the line starts a new record)."""
+        if self.mode == _PANIC:
+            return self._absorb_panic(k, text)
         if self.mode == _IPY and not self.seen_exc:
             if k == K.EXC and self.ipy_name and (K.exception_name(text) or "").endswith(self.ipy_name.rsplit(".", 1)[-1]):
                 self.seen_exc = True
@@ -306,6 +359,8 @@ class Assembler:
             rec.end_line = rec.line
         if self.mode == _TB or self.mode == _IPY:
             self._finish_block(rec, extra or [])
+        elif self.mode == _PANIC:
+            self._finish_panic(rec, extra or [])
         else:
             if extra:
                 joined = "\n".join(extra)
@@ -341,6 +396,27 @@ class Assembler:
             rec.fields.setdefault("traceback_truncated", True)
         if rec.level is None:
             rec.level = "ERROR"
+            rec.inferred = True
+            self.facts.inferred += 1
+
+    def _finish_panic(self, rec: Record, extra: list[str]) -> None:
+        first = rec.message
+        if extra:
+            rec.raw = rec.raw + "\n" + "\n".join(extra)
+        dump = extra[self.stack_at:] if self.stack_at >= 0 else [first, *extra]
+        if rec.traceback is None and len(dump) > 1:   # ``exit status 1`` alone is no stack
+            rec.traceback = "\n".join(dump).rstrip("\n")
+        rust = K.rust_panic(first) if self.stack_at < 0 else None
+        if rust is not None:
+            thread, source, msg = rust
+            rec.fields.setdefault("thread", thread)
+            if source:
+                rec.fields.setdefault("source", source)
+            if msg is None and self.panic_msg >= 0:   # ``... panicked at src/main.rs:12:5: <message>``
+                rec.message = f"{first} {extra[self.panic_msg]}"
+        if rec.level is None:
+            kind = K.line_kind(first)
+            rec.level = "CRITICAL" if self.crashed else K.inferred_level(kind, first) or "ERROR"
             rec.inferred = True
             self.facts.inferred += 1
 

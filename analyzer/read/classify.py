@@ -4,6 +4,12 @@ plain text. Services do not always write a level: a console paste, a bare traceb
 kernel's OOM killer. These still are errors, and the assembler uses the kinds below to join
 traceback blocks and to give such records an inferred level.
 
+Besides Python's, the crash reports of the runtimes that run next to TTS services: a Go panic or
+runtime ``fatal error:`` with its goroutine dump (``goroutine 1 [running]:``, frames, ``exit status
+2``), a Rust panic (``thread 'main' panicked at src/main.rs:12:5:``, the message on the next line, or
+the older ``panicked at 'msg', src/main.rs:12:5``) with its ``note: run with `RUST_BACKTRACE=1```
+or ``stack backtrace:``, and glog's ``*** Check failure stack trace: ***`` after a ``Check failed``.
+
 Every pattern here is linear-time on any line (no nested quantifiers that can backtrack), checked by
 a test on a 1 MiB line.
 """
@@ -13,10 +19,13 @@ import re
 
 __all__ = [
     "BLANK", "INDENT", "FRAME", "TB_START", "IPY_START", "CHAIN", "EXC", "CRASH", "ERROR_LINE", "WARN_LINE",
-    "FENCE", "OTHER", "line_kind", "exception_name", "inferred_level", "TB_START_TEXT",
+    "FENCE", "OTHER", "PANIC", "STACK", "line_kind", "exception_name", "inferred_level", "TB_START_TEXT",
+    "panic_body", "rust_panic",
 ]
 
 BLANK, INDENT, FRAME, TB_START, IPY_START, CHAIN, EXC, CRASH, ERROR_LINE, WARN_LINE, FENCE, OTHER = range(12)
+#: a Go or Rust panic line (opens a panic block), a line that heads or ends a runtime's stack dump
+PANIC, STACK = 12, 13
 
 TB_START_TEXT = "Traceback (most recent call last)"
 
@@ -43,8 +52,23 @@ _EXC_RE = re.compile(
     r"|(?:[a-z_]\w*\.)+[A-Z]\w*(?=: )"
     r"|(?:[a-z_]\w*\.)+[a-z]*(?:error|timeout)(?=: ))"
     r"(?::\s?(?P<msg>.*))?$", re.S)
-#: ``/path/file.py:12: UserWarning: message`` (the warnings module)
-_PYWARN_RE = re.compile(r"^(?:[A-Za-z]:)?[^\s:]*\.py:\d+: (?P<cat>[A-Z]\w*Warning): ")
+#: ``/path/file.py:12: UserWarning: message`` (the warnings module; Windows paths may hold spaces:
+#: ``C:\Users\John Doe\...``)
+_PYWARN_RE = re.compile(r"^(?:[A-Za-z]:)?[^:\n]*+(?<=\.py):\d+: (?P<cat>[A-Z]\w*Warning): ")
+
+#: Go's ``panic: ...`` / runtime ``fatal error: ...``, Rust's ``thread 'main' panicked at ...``
+_PANIC_RE = re.compile(r"^(?:panic: |fatal error: |thread '[^'\n]{0,200}' panicked at )")
+#: the heads and tails of a stack dump: Go's goroutine header (Go 1.23 adds ``gp=0x.. m=0 mp=0x..``),
+#: glog's check-failure stack, Rust's backtrace header and notes, ``go run``'s and ``cargo run``'s exit status
+_STACK_RE = re.compile(r"^(?:goroutine \d+ [^\[\n]{0,80}\[[^\]\n]{0,200}\]:\s*$|\*\*\* Check failure stack trace: \*\*\*"
+                       r"|stack backtrace:\s*$|note: (?:run with `RUST_BACKTRACE=|Some details are omitted, run with)"
+                       r"|exit status [1-9]\d*\s*$|error: process didn't exit successfully: )")
+#: column-0 lines inside a Go dump: ``[signal SIGSEGV: ...]``, ``created by main.main in goroutine 1``,
+#: a cgo crash's ``PC=0x.. m=0 sigcode=1`` and registers (``rax    0x0``), ``runtime stack:``
+_PANIC_BODY_RE = re.compile(r"^(?:\[signal |created by |\.\.\.additional frames elided\.\.\.|PC=0x[0-9a-f]+ |"
+                            r"signal arrived during cgo execution|runtime stack:|[a-z][a-z0-9]{1,5} ++0x[0-9a-f]+\s*$)")
+#: a Go frame at column 0: ``main.(*Server).handle(0x0, {0x4d2a40, 0xc000012345})``, ``panic({0x6d1ea0?, 0x9a3e10?})``
+_GO_FRAME_RE = re.compile(r"^[^\s(]++\(")
 
 # Crash lines, from the shell, the C runtime, the kernel or CPython (English and zh_CN shells)
 _CRASH_RE = re.compile(
@@ -70,6 +94,10 @@ def line_kind(text: str) -> int:
         return FRAME if _FRAME_RE.match(text) else INDENT
     if c == "T" and _TB_START_RE.match(text):
         return TB_START
+    if (c == "p" or c == "f" or c == "t") and _PANIC_RE.match(text):
+        return PANIC
+    if c in "g*sne" and _STACK_RE.match(text):
+        return STACK
     if (c == "F" or c == "C") and _FRAME_RE.match(text):
         return FRAME
     if (c == "D" or c == "T") and _CHAIN_RE.match(text):
@@ -103,8 +131,35 @@ def ipython_name(line: str) -> str | None:
     return m.group("name") if m else None
 
 
+def panic_body(text: str) -> bool:
+    """Whether a column-0 line continues a Go dump (a frame, ``[signal ...]``, ``created by ...``)."""
+    return bool(_PANIC_BODY_RE.match(text)) or (text.rstrip().endswith(")") and bool(_GO_FRAME_RE.match(text)))
+
+
+def rust_panic(text: str) -> tuple[str, str, str | None] | None:
+    """(thread, source, message) of a Rust panic line: ``thread 'main' panicked at src/main.rs:12:5:``
+    (Rust 1.73+, the message on the next lines: ``None``) or ``thread 'main' panicked at 'msg',
+    src/main.rs:12:5`` (older)."""
+    if not text.startswith("thread '"):
+        return None
+    thread, sep, rest = text[8:].partition("' panicked at ")
+    if not sep:
+        return None
+    rest = rest.rstrip()
+    if rest[:1] == "'":
+        msg, sep, src = rest[1:].rpartition("', ")
+        return (thread, src, msg) if sep else (thread, "", rest)
+    return thread, rest.removesuffix(":"), None
+
+
 def inferred_level(kind: int, text: str) -> str | None:
     """The level a header-less line of ``kind`` stands for (``None``: not an error or a warning)."""
+    if kind == PANIC:
+        # a panic Go prints is one nobody recovered: the process is gone (exit status 2); a Rust
+        # panic unwinds one thread, which the program may join and survive
+        return "ERROR" if text[:1] == "t" else "CRITICAL"
+    if kind == STACK:
+        return "CRITICAL" if text[:1] == "*" else "ERROR"
     if kind == EXC:
         name = exception_name(text) or ""
         return "WARNING" if name.endswith("Warning") else "ERROR"

@@ -6,13 +6,17 @@ Recognised, by first character (so a line costs one or two regex matches):
 
 * ISO 8601 / ``2024-06-15 14:22:03,102`` timestamps (``2024/06/15 14:22:03``: Go's log package,
   nginx's error log), bracketed or not, then an optional level in many decorations: Python logging
-  (``ts - name - LEVEL - msg``), loguru's default (``ts | LEVEL | mod:fn:1 - msg``), ``ts [LEVEL] msg``
-  (log4j's padded ``[INFO ]``: TorchServe), tracing/TGI (``ts ERROR target: msg``), Spring Boot
-  (``ts  INFO 1 --- [main] o.s.b.App : msg``), Flask (``[ts] WARNING in app: msg``);
+  (``ts - name - LEVEL - msg``, ``ts LEVEL [name] msg``), loguru's default (``ts | LEVEL | mod:fn:1 - msg``),
+  ``ts [LEVEL] msg`` (log4j's padded ``[INFO ]``: TorchServe), tracing/TGI (``ts ERROR target: msg``),
+  Spring Boot (``ts  INFO 1 --- [main] o.s.b.App : msg``), Flask (``[ts] WARNING in app: msg``), Celery
+  (``[ts: ERROR/ForkPoolWorker-1] msg``: the process a field), Triton's ``--log-format=ISO8601``
+  (``2024-06-15T14:22:05Z E 1 model_lifecycle.cc:638] msg``);
 * gunicorn ``[2024-06-15 14:22:03 +0800] [1234] [ERROR] msg`` (the offset kept);
 * onnxruntime ``[E:onnxruntime:Default, file.cc:12 Fn] msg``, PyTorch c10/NCCL ``[E ProcessGroupNCCL.cpp:475]``
   and ``[E1203 10:11:12.123 1234 file.cpp:12]``, glog ``E1203 10:11:12.123456  1234 file.cc:12] msg``
   (klog's structured ``] "msg" key=value`` read by :mod:`analyzer.read.logfmt`);
+* TensorRT: ``[06/15/2024-14:22:03] [TRT] [E] msg`` (its Python logger), ``[06/15/2024-14:22:03] [E] [TRT] msg``
+  (trtexec), ``[TRT] [E] msg`` without a time, TensorRT 7's ``[TensorRT] ERROR: msg``;
 * level first: uvicorn ``INFO:     msg``, Python's default ``ERROR:root:msg``, ``[WARNING] msg``, vLLM
   ``INFO 12-01 10:11:12 [engine.py:12] msg``; a level word must be followed by ``:``, ``|``, ``-``,
   brackets, two spaces or a word that is not in capitals, so ``ERROR DETAILS below`` in a banner is
@@ -37,10 +41,13 @@ _ISO = r"\d{4}(?:-\d{2}-|/\d{2}/)\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|
 # 1: timestamp (ISO, bracketed or not), then optional level in many decorations, then the message
 _TEXT_RE = re.compile(
     r"^\[?(?P<ts>" + _ISO + r")\]?"
-    r"(?:\s*[|\-:]?\s*\[?(?P<level>" + LEVEL_WORD + r")\b *+\]?\s*(?:[|:]\s*|-\s+)?"   # ts LEVEL / ts | LEVEL | / ts [LEVEL ]
+    r"(?:\s*[|\-:]?\s*\[?(?P<level>" + LEVEL_WORD + r")\b"   # ts LEVEL / ts | LEVEL | / ts [LEVEL ]
+    r"(?:/(?P<process>[\w.\-]+)\] ?)?"                           # Celery: [ts: LEVEL/ForkPoolWorker-1] msg
+    r" *+\]?\s*(?:[|:]\s*|-\s+)?"
     r"(?:(?:(?P<channel>[\w.\-]+)\s*\|\s*)?(?P<src>[\w.<>\-]+:[\w.<>\-]+:\d+) - "  # loguru default [extra |] name:function:line -
     r"|(?P<pid>\d+) --- (?:\[[^\]\n]*+\] )?\[ *+(?P<thread>[^\]\n]*+)\] (?P<jlogger>\S+) +: "  # Spring Boot: pid --- [thread] logger :
-    r"|in (?P<module>[\w.]+): )?"  # Flask's default: [ts] LEVEL in module: msg
+    r"|in (?P<module>[\w.]+): "  # Flask's default: [ts] LEVEL in module: msg
+    r"|\[(?P<blogger>[\w.\-]+)\] )?"  # Python logging: ts LEVEL [name] msg
     r"|\s+-\s+(?P<logger>[\w.$\-]+)\s+-\s+(?P<level2>" + LEVEL_WORD + r")\b\s+-\s+"  # python: ts - name - LEVEL - m
     r"|\s*)"
     r"(?P<msg>.*)$", re.S | re.I)
@@ -68,6 +75,12 @@ _GLOG_RE = re.compile(r"^\[?(?P<level>[IWEF])(?P<md>\d{4}) (?P<hms>\d\d:\d\d:\d\
 _BRACKET_LETTER_RE = re.compile(r"^\[(?P<level>[VIWEF])(?: (?P<src>[\w.\-/]+:\d+)|:(?P<logger>[\w.]+):[^\]\n]*)\]\s?"
                                 r"(?P<msg>.*)$", re.S)
 _LETTER_LEVEL = {"V": "DEBUG", "I": "INFO", "W": "WARNING", "E": "ERROR", "F": "CRITICAL"}
+# Triton's ISO8601 format, after the timestamp: ``E 1 model_lifecycle.cc:638] msg`` (level letter, pid, source)
+_TRITON_RE = re.compile(r"^(?P<level>[IWEF]) \d+ (?P<src>[\w.\-/]+:\d+)\] (?P<msg>.*)$", re.S)
+# TensorRT's loggers: the time (``[06/15/2024-14:22:03]``) and/or ``[TRT]``, the severity letter
+_TRT_RE = re.compile(r"^(?:\[(?P<ts>\d\d/\d\d/\d{4})-(?P<hms>\d\d:\d\d:\d\d)\] (?P<trt>\[TRT\] )?|(?P<trt0>\[TRT\] ))"
+                     r"\[(?P<level>[VIWEF])\] (?P<trt2>\[TRT\] )?(?P<msg>.*)$", re.S)
+_TRT7_RE = re.compile(r"^\[TensorRT\] (?P<level>VERBOSE|INFO|WARNING|ERROR|INTERNAL_ERROR): (?P<msg>.*)$", re.S)
 
 
 def _this_year(md: str, hms: str, frac: str | None = None) -> datetime | None:
@@ -92,6 +105,22 @@ def _glog(m: re.Match[str], text: str, name: str, n: int, parse_times: bool) -> 
     return Record(time, _LETTER_LEVEL[m.group("level")], msg, name, n, fields, text)
 
 
+def _tensorrt(text: str, name: str, n: int, parse_times: bool) -> Record | None:
+    """A TensorRT logger line (``[TRT]`` is its logger's name), else None."""
+    m = _TRT_RE.match(text)
+    if m is not None:
+        time = parse_time(f"{m.group('ts')} {m.group('hms')}") if parse_times and m.group("ts") else None
+        trt = m.group("trt") or m.group("trt0") or m.group("trt2")
+        return Record(time, _LETTER_LEVEL[m.group("level")], m.group("msg"), name, n,
+                      {"logger": "TRT"} if trt else {}, text)
+    m = _TRT7_RE.match(text)
+    if m is not None:
+        level = m.group("level")
+        return Record(None, "CRITICAL" if level == "INTERNAL_ERROR" else norm_level(level), m.group("msg"), name, n,
+                      {"logger": "TensorRT"}, text)
+    return None
+
+
 def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record | None:
     """A headered record from ``text``, or ``None`` when the line has no header."""
     c = text[:1]
@@ -101,21 +130,31 @@ def parse_text(text: str, name: str, n: int, parse_times: bool = True) -> Record
             time = parse_time(m.group("ts")) if parse_times else None
             return Record(time, norm_level(m.group("level")), m.group("msg"), name, n,
                           {"pid": int(m.group("pid"))}, text)
+    if c == "[" and (text[1:2] == "T" or text[3:4] == "/"):
+        rec = _tensorrt(text, name, n, parse_times)
+        if rec is not None:
+            return rec
     if c.isdigit() or c == "[":
         m = _TEXT_RE.match(text)
         if m is not None:
             level = m.group("level") or m.group("level2")
-            fields = {"logger": m.group("logger")} if m.group("logger") else {}
-            if m.group("module"):
-                fields = {"logger": m.group("module")}
-            elif m.group("jlogger"):
+            logger = m.group("logger") or m.group("module") or m.group("blogger")
+            fields = {"logger": logger} if logger else {}
+            if m.group("jlogger"):
                 fields = {"pid": int(m.group("pid")), "thread": m.group("thread").strip(), "logger": m.group("jlogger")}
+            elif m.group("process"):
+                fields = {"process": m.group("process")}
             msg = m.group("msg")
             lvl = norm_level(level)
             if lvl is None and msg[:1] == "[":  # ``ts [W:onnxruntime:...] msg``
                 b = _BRACKET_LETTER_RE.match(msg)
                 if b is not None:
                     lvl = _LETTER_LEVEL[b.group("level")]
+            elif lvl is None and msg[1:2] == " " and msg[:1] in "IWEF":   # Triton: ``ts E 1 file.cc:12] msg``
+                b = _TRITON_RE.match(msg)
+                if b is not None:
+                    lvl, msg = _LETTER_LEVEL[b.group("level")], b.group("msg")
+                    fields = {"source": b.group("src")}
             ts = m.group("ts")
             if ts[4] == "/":   # Go's log package and nginx: ``2024/06/15 14:22:03``
                 ts = ts.replace("/", "-", 2)
