@@ -15,9 +15,9 @@ import orjson
 from analyzer.read.times import LEVEL_CACHE, MISSING, UTC, level_cached, norm_level, parse_time
 from analyzer.records import Record
 
-__all__ = ["json_loads", "loguru_record", "json_record"]
+__all__ = ["json_loads", "loguru_record", "json_record", "JSON_MSG_KEYS"]
 
-_JSON_MSG_KEYS = ("message", "msg", "event", "log", "@message", "text", "short_message")
+JSON_MSG_KEYS = ("message", "msg", "event", "log", "@message", "text", "short_message")
 _JSON_LEVEL_KEYS = ("level", "levelname", "severity", "log.level", "lvl", "loglevel", "log_level")
 _JSON_TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "asctime", "datetime", "date", "t")
 _TB_KEYS = ("traceback", "exc_info", "exception", "stack_trace", "stacktrace", "stack")
@@ -83,7 +83,7 @@ def json_record(obj: dict, text: str, name: str, n: int, parse_times: bool = Tru
     rec = obj.get("record")
     if isinstance(rec, dict) and "message" in rec:
         return loguru_record(obj, rec, text, name, n, parse_times)
-    msg_key = next((k for k in _JSON_MSG_KEYS if k in obj and isinstance(obj[k], (str, int, float))), None)
+    msg_key = next((k for k in JSON_MSG_KEYS if k in obj and isinstance(obj[k], (str, int, float))), None)
     message = str(obj[msg_key]) if msg_key else ""
     level_key = next((k for k in _JSON_LEVEL_KEYS if k in obj), None)
     level = norm_level(obj[level_key]) if level_key else None

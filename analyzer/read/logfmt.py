@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 
-from analyzer.read.jsonlog import json_loads, json_record
+from analyzer.read.jsonlog import JSON_MSG_KEYS, json_loads, json_record
 from analyzer.records import Record
 
 __all__ = ["could_be", "parse_pairs", "logfmt_object", "klog_message", "under_header", "MESSAGE_KEYS"]
 
-#: keys that hold the message (the order JSON logs are read in: the first one present wins)
-MESSAGE_KEYS = frozenset({"msg", "message", "event", "@message"})
+#: keys that hold the message: JSON logs' spellings (:func:`json_record` takes the first one present)
+MESSAGE_KEYS = frozenset(JSON_MSG_KEYS)
 _HEAD = re.compile(r"[A-Za-z_@][\w.@\-]*+=")
 # one pair: a key, ``=``, and a bare or quoted value; then a space or the end
 _PAIR = re.compile(r"[ \t]*+([A-Za-z_@][\w.@/\-]*+)=(\"(?:[^\"\\]++|\\.)*+\"|'(?:[^'\\]++|\\.)*+'|[^\s\"']*+)"
