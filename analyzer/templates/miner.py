@@ -44,6 +44,16 @@ __all__ = ["TemplateMiner", "TemplateMatch"]
 _VAR_RUN = re.compile(rf"(?:{MASK}|[^\w\s<>])+")
 
 
+def _shifted(template: Sequence[str], tokens: Sequence[str]) -> bool:
+    """Drain aligned this message by position, and a value of several words shifted it: two
+    ``<*>`` side by side in its template, a plain word of the message under one of them (``for <*>
+    from <*> <*> <*> <*> ssh2`` over ``for root from x port y z ssh2``, where the other messages
+    have ``port`` a position later)."""
+    return len(template) == len(tokens) and any(
+        a == b == "<*>" and ("<" not in x or "<" not in y)
+        for a, b, x, y in zip(template, template[1:], tokens, tokens[1:]))
+
+
 class TemplateMatch(NamedTuple):
     template_id: int
     template: str
@@ -154,7 +164,12 @@ class TemplateMiner:
         if self.merger.observe(canon, tokens) or changed:
             self._cache.clear()
             self._tmpl_cache.clear()
-        pid, is_new = self._assign(canon, tokens)
+        gen = self._tokens_of(canon, tokens)
+        pid, is_new = self._id_for(canon, gen)
+        if self.config.merge_runs and _shifted(gen, tokens):
+            g = self._realign(pid, tokens, self._cover, self._counts)
+            if g is not None:
+                pid, is_new = g, False
         if self.config.cache_size:
             if len(self._cache) >= self.config.cache_size:
                 for key in list(self._cache)[: max(1, self.config.cache_size // 2)]:
@@ -236,15 +251,28 @@ class TemplateMiner:
         if self._lengths.setdefault(pid, n) != n:
             self._spans.add(pid)
 
-    def _assign(self, canon: int, tokens: list[str]) -> tuple[int, bool]:
-        return self._id_for(canon, self._tokens_of(canon, tokens))
+    def _realign(self, pid: int, tokens: Sequence[str], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
+        """The template a message of a shifted alignment (:func:`_shifted`) belongs to: one that
+        covers the message itself (:meth:`CoverIndex.target`: seen more often than ``pid``) and holds
+        more constant tokens than ``pid`` does; None when there is none."""
+        g = index.target(pid, self._collapse(tuple(tokens)), counts, counts.get(pid, 0), self._spans)
+        if g is None or index.fixed[g] <= sum("<" not in t for t in self._pid_key[pid].split(" ")):
+            return None
+        return g
+
+    def _resolve(self, masked: str, cluster_id: int) -> tuple[int, list[str] | None]:
+        """:meth:`resolve`, with the message's tokens when its alignment is shifted."""
+        canon = self.merger.find(cluster_id)
+        glued = glue(masked) if self.config.split_glued else masked
+        tokens = self._split(glued)
+        gen = self._tokens_of(canon, tokens)
+        pid = self._id_for(canon, gen)[0]
+        return pid, (tokens if self.config.merge_runs and _shifted(gen, tokens) else None)
 
     def resolve(self, masked: str, cluster_id: int) -> int:
         """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
         with every merge and split decided on all the data seen (batch use: ``templates --format csv``)."""
-        canon = self.merger.find(cluster_id)
-        glued = glue(masked) if self.config.split_glued else masked
-        return self._id_for(canon, self._tokens_of(canon, self._split(glued)))[0]
+        return self._resolve(masked, cluster_id)[0]
 
     def resolve_all(self, masked: Sequence[str], cluster_ids: Sequence[int], max_passes: int = 8,
                     weights: Sequence[int] | None = None) -> "array[int]":
@@ -255,9 +283,16 @@ class TemplateMiner:
         per message, when ``masked`` holds each distinct message once). A compact ``array('i')``:
         one entry per message of ``masked``."""
         ids: array[int] = array("i")
+        shifted: dict[int, list[str]] = {}
         for _ in range(max_passes):
             before = self._flips
-            ids = array("i", (self.resolve(m, c) for m, c in zip(masked, cluster_ids)))
+            ids = array("i")
+            shifted.clear()
+            for i, (m, c) in enumerate(zip(masked, cluster_ids)):
+                pid, tokens = self._resolve(m, c)
+                ids.append(pid)
+                if tokens is not None:
+                    shifted[i] = tokens
             if self._flips == before:
                 break
         if not self.config.merge_runs:
@@ -266,7 +301,26 @@ class TemplateMiner:
         for pid, w in zip(ids, weights if weights is not None else repeat(1)):
             counts[pid] = counts.get(pid, 0) + w
         into = self.fold(counts)
-        return array("i", (into.get(pid, pid) for pid in ids)) if into else ids
+        if into:
+            ids = array("i", (into.get(pid, pid) for pid in ids))
+        if shifted:
+            self._realign_all(ids, shifted, weights)
+        return ids
+
+    def _realign_all(self, ids: "array[int]", shifted: Mapping[int, list[str]], weights: Sequence[int] | None) -> None:
+        """Batch :meth:`_realign` of the messages of shifted alignments (``shifted``: position ->
+        tokens), against the final templates and their lines; ``ids`` is changed in place."""
+        counts: dict[int, int] = {}
+        for pid, w in zip(ids, weights if weights is not None else repeat(1)):
+            counts[pid] = counts.get(pid, 0) + w
+        index = CoverIndex(MAX_SEGMENT)
+        for pid in counts:
+            index.add(pid, tuple(self._pid_key[pid].split(" ")))
+        index.order(counts)
+        for i, tokens in shifted.items():
+            g = self._realign(ids[i], tokens, index, counts)
+            if g is not None:
+                ids[i] = g
 
     def fold(self, counts: Mapping[int, int] | None = None) -> dict[int, int]:
         """Fold each template that a template seen more often covers into it

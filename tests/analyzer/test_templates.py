@@ -282,6 +282,31 @@ def test_a_value_of_several_words_does_not_swallow_the_constant_next_to_it():
     _texts_cover_their_lines(lines, ids, tm)
 
 
+def test_a_message_that_a_value_of_several_words_shifted_joins_its_event():
+    """Three values of 1-3 words each: within one Drain length, some messages have ``port`` a
+    position earlier, and the cluster they share reads ``for <*> <*> <*> <*> port``. Each such
+    message is an instance of the event's own template, which has more constant tokens and more
+    lines: it is realigned there (two templates before, 555 / 45 lines)."""
+    import random
+
+    rng = random.Random(2)
+    vocab = ["".join(rng.choice("bcdfghklmnprstvz") + rng.choice("aeiou") for _ in range(rng.randint(2, 4)))
+             for _ in range(150)]
+
+    def phrase():
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 3)))
+
+    lines = [f"Failed password for {phrase()} from {phrase()} port {phrase()} ssh2" for _ in range(600)]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids} == {"Failed password for <*> from <*> port <*> ssh2"}
+    _texts_cover_their_lines(lines, ids, tm)
+    miner = TemplateMiner()               # streaming: realigned once the event's template is known
+    streamed = [miner.add(x).template_id for x in lines]
+    miner.fold()
+    finals = [miner.canonical(i) for i in streamed]
+    assert max(finals.count(i) for i in set(finals)) >= 590
+
+
 def _pam_lines(n=500, seed=5):
     """PAM's ``rhost=<ip>  user=<name>`` beside ``rhost=<host>``, both values sentences at times."""
     import random
