@@ -398,7 +398,10 @@ class SegmentFamilies:
     run is a variable (a value of several words: a name with spaces, a free-text reason) when more
     than ``k`` distinct runs stand between the same prefix and suffix, or when another template has a
     variable there (the runs were its values). Drain compares messages of one length only: this is
-    the merge across lengths. Not at the first ``keyed`` positions (Drain's tree key)."""
+    the merge across lengths. Not at the first ``keyed`` positions (Drain's tree key). A run may
+    also be a field's value and the words after it that end the message (``rhost=<*> fose`` beside
+    ``rhost=puca``: the last value of several words, each length with its last word kept); a run
+    every one of which starts with that ``<*>`` is not a variable (``count=<*> items done``)."""
 
     def __init__(self, k: int, *, keyed: int = 0):
         self.k = int(k)
@@ -415,11 +418,11 @@ class SegmentFamilies:
                 var = toks[j - 1] == "<*>"
                 if "<" in toks[j - 1] and not (var and j == i + 1):
                     break               # a mask inside a run of words: longer runs from i hold it too
+                if j > i + 1 and toks[i] == "<*>" and not (j == n and i and _is_cut_key(toks[i - 1])):
+                    continue            # a field's value and words: only as the rest that ends the message
                 rest = toks[:i] + toks[j:]
                 if sum("<" not in t for t in rest) >= 1:
                     yield i, j
-                if var:
-                    break
 
     def register(self, toks: tuple[str, ...]) -> bool:
         """Index a new template (collapsed tokens); True when a family just turned variable."""
@@ -431,7 +434,7 @@ class SegmentFamilies:
             if fam is None:
                 fam = self.fam[key] = [set(), False]
             was = _variable_family(fam, k)
-            if toks[i] == "<*>":
+            if j == i + 1 and toks[i] == "<*>":
                 fam[1] = True
             elif len(fam[0]) <= k:
                 fam[0].add(toks[i:j])
@@ -447,7 +450,7 @@ class SegmentFamilies:
         while changed:
             changed = False
             for i, j in self._segments(toks):
-                if toks[i] == "<*>":
+                if j == i + 1 and toks[i] == "<*>":
                     continue
                 fam = self.fam.get((toks[:i], toks[j:]))
                 if fam is not None and _variable_family(fam, k, toks[i] if _is_cut_key(toks[i]) else None):

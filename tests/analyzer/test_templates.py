@@ -307,6 +307,24 @@ def test_a_message_that_a_value_of_several_words_shifted_joins_its_event():
     assert max(finals.count(i) for i in set(finals)) >= 590
 
 
+def test_the_last_field_value_of_several_words_is_one_variable():
+    """``rhost=`` ends the message and its value is 1-3 words: Drain cuts it by length, and each
+    length keeps its last word as a constant (three values or fewer: ``rhost=<*> fose``). Five
+    distinct rests after the key, not all starting with the same token, are its value (five
+    templates before). Words after a field that every rest shares are the message's own."""
+    import random
+
+    rng = random.Random(1)
+    hosts = ["natezo cefecu", "wadukagi nukihe godifowe", "puca", "ginicise jeje", "kowumabe fose"]
+    lines = [f"authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost={rng.choice(hosts)}"
+             for _ in range(300)]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids} == {"authentication failure; logname= uid=<*> euid=<*> tty=ssh ruser= rhost=<*>"}
+    lines = [f"batch count={rng.randint(1, 99)} items {rng.choice(['done', 'left'])}" for _ in range(200)]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids} == {"batch count=<*> items done", "batch count=<*> items left"}
+
+
 def _pam_lines(n=500, seed=5):
     """PAM's ``rhost=<ip>  user=<name>`` beside ``rhost=<host>``, both values sentences at times."""
     import random
