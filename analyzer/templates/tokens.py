@@ -172,7 +172,7 @@ _GLUE_BEFORE = re.compile(rf"(?<=[^\s{_OPEN}{_CLOSE}])([{_CLOSE}]++|,)")
 # ``key=a b c key2=`` / ``key=a b c, key2=``: words between a ``key=value`` and the next ``key=`` are
 # that value's (a value of several words, printf-style logs do not quote it)
 _KEY = r"[A-Za-z_][\w.\-]*+ ?= ?"     # ``key=`` or ``key = ``
-_JOINED_VALUE = re.compile(rf"(?<![^\s,;(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$)(?! ?=))++)"
+_JOINED_VALUE = re.compile(rf"(?<![^\s,;:(\[{{]){_KEY}[^\s=,;]++((?: [^\s=,;]++(?=[\s,;]|$)(?! ?=))++)"
                            rf"(?=,? ?[A-Za-z_][\w.\-]*+ ?=)")
 # ``key:a b c, key2:`` (a ``key:value`` list, the colon attached: ``overlapAmount:a b, i:0``): the same
 _CKEY = r"[A-Za-z_][\w.\-]*+:(?=[^\s/:])"

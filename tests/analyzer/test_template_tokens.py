@@ -61,6 +61,7 @@ def test_token_classes(text, masked):
     ("total = <*>, x =", "total = <*> \x01, x =\x01 \x02"),
     ("overlapAmount:a b c, i:<*>", "overlapAmount:\x01 a\x03b\x03c \x01, i:\x01 <*>"),   # a key:value list
     ("a:x y b:<*> done", "a:\x01 x\x03y b:\x01 <*> done"),
+    ("panel:flags=a b, force=<*>", "panel:\x01 flags=\x01 a\x03b \x01, force=\x01 <*>"),   # a key after a label
     ("Error: disk full, Retry: <*>", "Error: disk full \x01, Retry: <*>"),   # a colon and a space: a sentence
     ("from <*> () at <*>", "from <*> (\x01 \x02 \x01) at <*>"),     # an empty value in parentheses
     ("call f() and g (), ok", "call f() and g (\x01 \x02 \x01), ok"),   # a call is attached to its name
