@@ -418,7 +418,8 @@ class SegmentFamilies:
                 var = toks[j - 1] == "<*>"
                 if "<" in toks[j - 1] and not (var and j == i + 1):
                     break               # a mask inside a run of words: longer runs from i hold it too
-                if j > i + 1 and toks[i] == "<*>" and not (j == n and i and _is_cut_key(toks[i - 1])):
+                if j > i + 1 and toks[i] == "<*>" and not (j == n and i and _is_cut_key(toks[i - 1])
+                                                          and not any(map(_is_cut_key, toks[i + 1:j]))):
                     continue            # a field's value and words: only as the rest that ends the message
                 rest = toks[:i] + toks[j:]
                 if sum("<" not in t for t in rest) >= 1:
