@@ -165,9 +165,9 @@ class TemplateMiner:
             self._cache.clear()
             self._tmpl_cache.clear()
         gen = self._tokens_of(canon, tokens)
-        pid, is_new = self._id_for(canon, gen)
+        pid, is_new = self._id_for(canon, gen)     # made even when realigned: its runs are evidence
         if self.config.merge_runs and _shifted(gen, tokens):
-            g = self._realign(pid, tokens, self._cover, self._counts)
+            g = self._realign(self._pid_key[pid], pid, tokens, self._cover, self._counts)
             if g is not None:
                 pid, is_new = g, False
         if self.config.cache_size:
@@ -251,12 +251,14 @@ class TemplateMiner:
         if self._lengths.setdefault(pid, n) != n:
             self._spans.add(pid)
 
-    def _realign(self, pid: int, tokens: Sequence[str], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
+    def _realign(self, key: str, pid: int, tokens: Sequence[str], index: CoverIndex,
+                 counts: Mapping[int, int]) -> int | None:
         """The template a message of a shifted alignment (:func:`_shifted`) belongs to: one that
-        covers the message itself (:meth:`CoverIndex.target`: seen more often than ``pid``) and holds
-        more constant tokens than ``pid`` does; None when there is none."""
+        covers the message itself (:meth:`CoverIndex.target`: seen more often than ``pid``, the
+        template of id key ``key``) and holds more constant tokens than ``key`` does; None when there
+        is none."""
         g = index.target(pid, self._collapse(tuple(tokens)), counts, counts.get(pid, 0), self._spans)
-        if g is None or index.fixed[g] <= sum("<" not in t for t in self._pid_key[pid].split(" ")):
+        if g is None or index.fixed[g] <= sum("<" not in t for t in key.split(" ")):
             return None
         return g
 
@@ -318,7 +320,7 @@ class TemplateMiner:
             index.add(pid, tuple(self._pid_key[pid].split(" ")))
         index.order(counts)
         for i, tokens in shifted.items():
-            g = self._realign(ids[i], tokens, index, counts)
+            g = self._realign(self._pid_key[ids[i]], ids[i], tokens, index, counts)
             if g is not None:
                 ids[i] = g
 
@@ -334,7 +336,7 @@ class TemplateMiner:
             return {}
         if counts is None:
             counts = {}
-            for pid in self._origin:     # a folded template's lines count for its target
+            for pid in list(self._origin):   # a folded template's lines count for its target
                 c = self._folded.get(pid)
                 if c is None:
                     c = self.canonical(pid)
