@@ -325,6 +325,17 @@ def test_the_last_field_value_of_several_words_is_one_variable():
     assert {tm[i] for i in ids} == {"batch count=<*> items done", "batch count=<*> items left"}
 
 
+def test_the_value_after_a_spaced_key_is_a_variable_once_it_changes():
+    """``callingPackage = x`` (a spaced assignment, as Android writes it) is a ``key=value``: two
+    values there are a variable, as after ``key=``; three plain words elsewhere stay constants."""
+    lines = [f"getAllCellInfo is blocked by permission manager . callingPackage = {p}"
+             for p in ("buwocipu", "zibuho", "kekunuge") * 3]
+    lines += [f"Failed {w} for {u}" for w in ("password", "none", "publickey") for u in ("ann", "bob", "cy", "dan")]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids[:9]} == {"getAllCellInfo is blocked by permission manager . callingPackage = <*>"}
+    assert {tm[i] for i in ids[9:]} == {"Failed password for <*>", "Failed none for <*>", "Failed publickey for <*>"}
+
+
 def _pam_lines(n=500, seed=5):
     """PAM's ``rhost=<ip>  user=<name>`` beside ``rhost=<host>``, both values sentences at times."""
     import random
