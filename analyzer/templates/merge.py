@@ -293,7 +293,7 @@ class ClusterMerger:
             elif slot is None or (type(slot) is tuple and w[-2:] not in _KEY_ENDS):
                 continue            # a variable: only a new field key can change it
             if i and (tokens[i - 1][-2:] in _KEY_ENDS or tokens[i - 1] == "=") and type(slot) is set:
-                new = _to_variable((*slot, w), k)   # after a cut ``key=`` or a spaced ``key = ``: variable once it changes
+                new = _to_variable((*slot, w), k)   # after ``key=`` or ``key = ``: variable once it changes
             else:
                 new = add_to_slot(slot, w, k)
             if new is slot:
