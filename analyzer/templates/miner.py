@@ -306,15 +306,15 @@ class TemplateMiner:
         if into:
             ids = array("i", (into.get(pid, pid) for pid in ids))
         if shifted:
-            self._realign_all(ids, shifted, weights)
+            final: dict[int, int] = {}
+            for pid, c in counts.items():
+                final[into.get(pid, pid)] = final.get(into.get(pid, pid), 0) + c
+            self._realign_all(ids, shifted, final)
         return ids
 
-    def _realign_all(self, ids: "array[int]", shifted: Mapping[int, list[str]], weights: Sequence[int] | None) -> None:
+    def _realign_all(self, ids: "array[int]", shifted: Mapping[int, list[str]], counts: Mapping[int, int]) -> None:
         """Batch :meth:`_realign` of the messages of shifted alignments (``shifted``: position ->
-        tokens), against the final templates and their lines; ``ids`` is changed in place."""
-        counts: dict[int, int] = {}
-        for pid, w in zip(ids, weights if weights is not None else repeat(1)):
-            counts[pid] = counts.get(pid, 0) + w
+        tokens), against the final templates (``counts``: their lines); ``ids`` is changed in place."""
         index = CoverIndex(MAX_SEGMENT)
         for pid in counts:
             index.add(pid, tuple(self._pid_key[pid].split(" ")))
