@@ -92,6 +92,22 @@ def test_a_go_runtime_fatal_error_and_a_logged_http_panic(tmp_path: Path) -> Non
     assert recs[0].traceback.startswith("goroutine 34 [running]:\nnet/http.(*conn).serve.func1()")
 
 
+@pytest.mark.parametrize("text,kb_id", [
+    # Go's runtime gives up on RAM: a fatal error with its dump (not GPU memory)
+    ("2024/06/15 14:22:01 loading voices\nfatal error: runtime: out of memory\n\nruntime stack:\n"
+     "runtime.throw({0x4b1d2e?, 0x2000?})\n\t/usr/local/go/src/runtime/panic.go:1023 +0x5c\n", "cpu_oom_killed"),
+    # Rust's allocation error handler, then the abort
+    ("memory allocation of 1073741824 bytes failed\nAborted (core dumped)\n", "cpu_oom_killed"),
+    # TensorRT's allocator on the GPU
+    ("[06/15/2024-14:22:03] [TRT] [E] 1: [defaultAllocator.cpp::allocate::20] Error Code 1: Cuda Runtime "
+     "(out of memory)\n", "cuda_oom"),
+])
+def test_runtime_out_of_memory_is_named(tmp_path: Path, text: str, kb_id: str) -> None:
+    (tmp_path / "run.log").write_text(text, encoding="utf-8")
+    inc = analyze([str(tmp_path / "run.log")]).incidents
+    assert [i.root_cause.kb_id for i in inc][:1] == [kb_id]
+
+
 def test_go_log_fatal_and_go_runs_exit_status(tmp_path: Path) -> None:
     recs = _read(tmp_path, "2024/06/15 14:22:03 listen tcp :8080: bind: address already in use\nexit status 1\n")
     assert _spans(recs) == [(1, 2, "ERROR", True)] and recs[0].traceback is None
