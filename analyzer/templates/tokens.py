@@ -8,8 +8,9 @@ are variables), not the vocabulary of one data set:
 URL       ``scheme://...``
 PROGRESS  a progress bar, ``45%|████▌     |`` (tqdm's, in every PyTorch service's output): its width
           in tokens changes as it fills
-PATH      ``/a/b``, ``~/x``, ``./x``, ``C:\\x``: a path (even of one segment); a Windows folder may
-          hold spaces (``C:\\Program Files\\x``, ``C:\\Users\\Ann Lee\\x``)
+PATH      ``/a/b``, ``~/x``, ``./x``, ``C:\\x``: a path (even of one segment), with its query string
+          (``/v2/servers?all=True&since=x``: a request's path is one value, its ``=`` no field);
+          a Windows folder may hold spaces (``C:\\Program Files\\x``, ``C:\\Users\\Ann Lee\\x``)
 HOSTPORT  the host of ``name.domain:port`` (the port is a NUM piece)
 HOST      a dotted name of three labels or more, each starting with a letter: a host
           (``mail.example.com``) or a package/class (``org.apache.Foo``); a sentence's full stop after
@@ -73,7 +74,7 @@ _NAME = r"(?:[A-Za-z]{1,12}\d{1,2}|[A-Za-z][A-Za-z_.$\-]*+(?:\d{1,2}+[A-Za-z_.$\
 TOKEN_CLASSES: tuple[tuple[str, str], ...] = (
     ("URL", r"(?<![\w.+\-])[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s\"'<>]*+"),
     ("PROGRESS", r"(?<![\w.])\d{1,3}(?:\.\d+)?%\|[^|\n]*+\|"),
-    ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/]++(?:/[^{_D}/]*+)*+"
+    ("PATH", rf"(?<![^{_D}])(?:~|\.{{1,2}})?/[^{_D}/?]++(?:/[^{_D}/?]*+)*+(?:\?[^\s\"'<>)\]}}]*+)?+"
              r"|(?<![\w])[A-Za-z]:\\(?:[^\\\s\"'<>|]++(?:[ ][^\\\s\"'<>|:]++)*+\\)*+[^\s\"'<>|]*+"),
     ("HOSTPORT", rf"(?a:{_START}[A-Za-z][\w\-]*+(?:\.[\w\-]++)++(?=:\d{{1,5}}(?!{_P})))"),
     ("HOST", rf"(?a:{_START}[A-Za-z_$][\w\-$]*+(?:\.[A-Za-z_$][\w\-$]*+){{2,}}+(?=\.?(?!{_P})))"),

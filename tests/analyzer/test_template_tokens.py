@@ -12,6 +12,7 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
 @pytest.mark.parametrize("text,masked", [
     ("GET http://example.com/a?b=1 done", "GET <*> done"),
     ("open /var/log/app.log and ~/x and C:\\Windows\\x.dll", "open <*> and <*> and <*>"),
+    ('"GET /v2/x/servers/detail?all=True&since=2017-05-14T20%3A31 HTTP/1.1" (see /a?b=1)', '"GET <*> <*>" (see <*>)'),
     ("proxy.cse.cuhk.edu.hk:5070 open", "<*>:<*> open"),
     ("from 10.0.0.1 to 10.0.0.2:8080", "from <*> to <*>:<*>"),
     ("mac 00:1a:2b:3c:4d:5e at 12:30:59", "mac <*> at <*>"),
