@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from .merge import is_field
 
-__all__ = ["CoverIndex", "covers", "fold_covered", "free_tails"]
+__all__ = ["CoverIndex", "covers", "fold_covered", "free_tails", "spans"]
 
 
 @lru_cache(maxsize=4096)
@@ -75,6 +75,42 @@ def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = Non
             return False
         reach = new
     return reach[-1]
+
+
+def spans(general: Sequence[str], key: Sequence[str]) -> list[tuple[str, ...]] | None:
+    """What each ``<*>`` token of ``general`` stands for in template tokens ``key`` (one or more
+    tokens each, as :func:`covers` without ``max_run``), or None when ``general`` does not cover
+    ``key``. Of several alignments, the one whose later ``<*>`` take the fewest tokens."""
+    n = len(key)
+    reach = [[True] + [False] * n]       # reach[i][j]: general[:i] can produce key[:j]
+    for t in general:
+        prev = reach[-1]
+        new = [False] * (n + 1)
+        if t == "<*>":
+            seen = False
+            for j in range(1, n + 1):
+                seen = seen or prev[j - 1]
+                new[j] = seen
+        else:
+            same = _token_matcher(t)
+            for j in range(1, n + 1):
+                new[j] = prev[j - 1] and same(key[j - 1])
+        reach.append(new)
+    if not reach[-1][n]:
+        return None
+    out: list[tuple[str, ...]] = []
+    j = n
+    for i in range(len(general) - 1, -1, -1):
+        if general[i] == "<*>":
+            s = j - 1
+            while not reach[i][s]:
+                s -= 1
+            out.append(tuple(key[s:j]))
+            j = s
+        else:
+            j -= 1
+    out.reverse()
+    return out
 
 
 class CoverIndex:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, NamedTuple, Sequence
 
 from .config import TemplateConfig
-from .cover import CoverIndex, covers, fold_covered, free_tails
+from .cover import CoverIndex, covers, fold_covered, free_tails, spans
 from .merge import MANY, MAX_SEGMENT, ClusterMerger, SegmentFamilies
 from .persistence import STATE_FILE, FilePersistence, StateError, StatePersistence, decode_state, encode_state
 from .tokens import MASK, Masker, glue, unglue
@@ -167,7 +167,7 @@ class TemplateMiner:
         gen = self._tokens_of(canon, tokens)
         pid, is_new = self._id_for(canon, gen)     # made even when realigned: its runs are evidence
         if self.config.merge_runs and _shifted(gen, tokens):
-            g = self._realign(self._pid_key[pid], pid, tokens, self._cover, self._counts)
+            g = self._realign(pid, tokens, self._cover, self._counts)
             if g is not None:
                 pid, is_new = g, False
         if self.config.cache_size:
@@ -251,25 +251,32 @@ class TemplateMiner:
         if self._lengths.setdefault(pid, n) != n:
             self._spans.add(pid)
 
-    def _realign(self, key: str, pid: int, tokens: Sequence[str], index: CoverIndex,
-                 counts: Mapping[int, int]) -> int | None:
-        """The template a message of a shifted alignment (:func:`_shifted`) belongs to: one that
-        covers the message itself (:meth:`CoverIndex.target`: seen more often than ``pid``, the
-        template of id key ``key``) and holds more constant tokens than ``key`` does; None when there
-        is none."""
-        g = index.target(pid, self._collapse(tuple(tokens)), counts, counts.get(pid, 0), self._spans)
-        if g is None or index.fixed[g] <= sum("<" not in t for t in key.split(" ")):
+    def _realign(self, pid: int, tokens: Sequence[str], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
+        """The template a message of a misaligned template ``pid`` belongs to: one that covers the
+        message itself (:meth:`CoverIndex.target`) and holds more constant tokens than ``pid``'s key
+        does; None when there is none. Seen less often is no objection: the message's own words show
+        the target's constants at their places, where the fold of whole templates has only counts."""
+        g = index.target(pid, self._collapse(tuple(tokens)), counts, 0, self._spans)
+        if g is None or index.fixed[g] <= sum("<" not in t for t in self._pid_key[pid].split(" ")):
             return None
         return g
 
-    def _resolve(self, masked: str, cluster_id: int) -> tuple[int, list[str] | None]:
-        """:meth:`resolve`, with the message's tokens when its alignment is shifted."""
+    def _resolve(self, masked: str, cluster_id: int) -> tuple[int, tuple[list[str], bool] | None]:
+        """:meth:`resolve`, with the message's tokens when its alignment may be wrong (see
+        :meth:`_realign_all`) and whether it is shifted."""
         canon = self.merger.find(cluster_id)
         glued = glue(masked) if self.config.split_glued else masked
         tokens = self._split(glued)
         gen = self._tokens_of(canon, tokens)
         pid = self._id_for(canon, gen)[0]
-        return pid, (tokens if self.config.merge_runs and _shifted(gen, tokens) else None)
+        if not self.config.merge_runs:
+            return pid, None
+        if _shifted(gen, tokens):
+            return pid, (tokens, True)
+        collapsed = self._collapse(gen)
+        if self._pid_key[pid].count(" ") + 1 < len(collapsed):   # a run of its words is one <*>
+            return pid, (tokens, False)
+        return pid, None
 
     def resolve(self, masked: str, cluster_id: int) -> int:
         """Final template id of a masked message mined earlier into Drain cluster ``cluster_id``,
@@ -285,16 +292,16 @@ class TemplateMiner:
         per message, when ``masked`` holds each distinct message once). A compact ``array('i')``:
         one entry per message of ``masked``."""
         ids: array[int] = array("i")
-        shifted: dict[int, list[str]] = {}
+        misaligned: dict[int, tuple[list[str], bool]] = {}
         for _ in range(max_passes):
             before = self._flips
             ids = array("i")
-            shifted.clear()
+            misaligned.clear()
             for i, (m, c) in enumerate(zip(masked, cluster_ids)):
-                pid, tokens = self._resolve(m, c)
+                pid, why = self._resolve(m, c)
                 ids.append(pid)
-                if tokens is not None:
-                    shifted[i] = tokens
+                if why is not None:
+                    misaligned[i] = why
             if self._flips == before:
                 break
         if not self.config.merge_runs:
@@ -305,24 +312,49 @@ class TemplateMiner:
         into = self.fold(counts)
         if into:
             ids = array("i", (into.get(pid, pid) for pid in ids))
-        if shifted:
+        if misaligned:
             final: dict[int, int] = {}
             for pid, c in counts.items():
                 final[into.get(pid, pid)] = final.get(into.get(pid, pid), 0) + c
-            self._realign_all(ids, shifted, final)
+            self._realign_all(ids, misaligned, final)
         return ids
 
-    def _realign_all(self, ids: "array[int]", shifted: Mapping[int, list[str]], counts: Mapping[int, int]) -> None:
-        """Batch :meth:`_realign` of the messages of shifted alignments (``shifted``: position ->
-        tokens), against the final templates (``counts``: their lines); ``ids`` is changed in place."""
+    def _realign_all(self, ids: "array[int]", misaligned: Mapping[int, tuple[list[str], bool]],
+                     counts: Mapping[int, int]) -> None:
+        """Batch :meth:`_realign` against the final templates (``counts``: their lines) of the messages
+        whose alignment may be wrong (``misaligned``: position -> (tokens, shifted)); ``ids`` is
+        changed in place.
+
+        Shifted ones (:func:`_shifted`) move one by one, as while streaming. The others are messages
+        whose template made a run of their words one ``<*>`` (a segment family: ``from <*> ssh2``
+        over ``from x port y ssh2``, where the event's other messages read ``from <*> port <*>
+        ssh2``): the run may hold a constant of the event. They move as a group, from one template to
+        one target, when the group's runs (what the template's ``<*>`` of several words stand for,
+        :func:`~analyzer.templates.cover.spans`) take more than ``k`` values: fewer (``from NEW to
+        UNASSIGNED``, every message the same run) is a few values, an event of its own by the rule of
+        a slot."""
         index = CoverIndex(MAX_SEGMENT)
         for pid in counts:
             index.add(pid, tuple(self._pid_key[pid].split(" ")))
         index.order(counts)
-        for i, tokens in shifted.items():
-            g = self._realign(self._pid_key[ids[i]], ids[i], tokens, index, counts)
-            if g is not None:
+        runs: dict[tuple[int, int], tuple[list[int], set]] = {}
+        for i, (tokens, shifted) in misaligned.items():
+            pid = ids[i]
+            g = self._realign(pid, tokens, index, counts)
+            if g is None:
+                continue
+            if shifted:
                 ids[i] = g
+            else:
+                moved, seen = runs.setdefault((pid, g), ([], set()))
+                moved.append(i)
+                if len(seen) <= self._k:
+                    words = spans(self._pid_key[pid].split(" "), self._collapse(tuple(tokens)))
+                    seen.add(tuple(r for r in words if len(r) > 1) if words is not None else tuple(tokens))
+        for (_, g), (moved, seen) in runs.items():
+            if len(seen) > self._k:
+                for i in moved:
+                    ids[i] = g
 
     def fold(self, counts: Mapping[int, int] | None = None) -> dict[int, int]:
         """Fold each template that a template seen more often covers into it
