@@ -108,6 +108,29 @@ def test_runtime_out_of_memory_is_named(tmp_path: Path, text: str, kb_id: str) -
     assert [i.root_cause.kb_id for i in inc][:1] == [kb_id]
 
 
+@pytest.mark.parametrize("text,kb_id", [
+    # a model half in fp16: the traceback ends in a conv of torch's, the message names two dtypes
+    ('Traceback (most recent call last):\n  File "infer.py", line 88, in <module>\n'
+     '    wav = model.inference(text, spk)\n'
+     '  File "/opt/conda/lib/python3.10/site-packages/torch/nn/modules/conv.py", line 306, in _conv_forward\n'
+     '    return F.conv1d(input, weight, bias, self.stride,\n'
+     'RuntimeError: expected scalar type Half but found Float\n', "device_mismatch"),
+    # an STFT window built on the GPU for audio left on the CPU
+    ("RuntimeError: stft input and window must be on the same device but got self on cpu and window on cuda:0\n",
+     "device_mismatch"),
+    ("RuntimeError: Expected sample rate 16000, got 44100\n", "sample_rate_mismatch"),
+    # a TensorRT engine of another TensorRT release
+    ("[TRT] [E] 1: [stdArchiveReader.cpp::StdArchiveReader::32] Error Code 1: Serialization (Serialization "
+     "assertion magicTagRead == kMAGIC_TAG failed.Magic tag does not match)\n"
+     "[TRT] [E] 4: [runtime.cpp::deserializeCudaEngine::66] Error Code 4: Internal Error (Engine "
+     "deserialization failed.)\n", "checkpoint_corrupt"),
+])
+def test_dtype_device_rate_and_engine_errors_are_named(tmp_path: Path, text: str, kb_id: str) -> None:
+    (tmp_path / "run.log").write_text(text, encoding="utf-8")
+    inc = analyze([str(tmp_path / "run.log")]).incidents
+    assert [i.root_cause.kb_id for i in inc][:1] == [kb_id]
+
+
 def test_go_log_fatal_and_go_runs_exit_status(tmp_path: Path) -> None:
     recs = _read(tmp_path, "2024/06/15 14:22:03 listen tcp :8080: bind: address already in use\nexit status 1\n")
     assert _spans(recs) == [(1, 2, "ERROR", True)] and recs[0].traceback is None
