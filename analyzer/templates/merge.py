@@ -398,7 +398,9 @@ class SegmentFamilies:
     run is a variable (a value of several words: a name with spaces, a free-text reason) when more
     than ``k`` distinct runs stand between the same prefix and suffix, or when another template has a
     variable there (the runs were its values). Drain compares messages of one length only: this is
-    the merge across lengths. Not at the first ``keyed`` positions (Drain's tree key). A run may
+    the merge across lengths. At the first ``keyed`` positions (Drain's tree key), where a word names
+    the event, only before :data:`KEYED_CONTEXT` words of the rest, as in the family merge (``ann lee
+    Served block <*> to <*>``: a user of several words; ``boot (command <*>)`` stays). A run may
     also be a field's value and the words after it that end the message (``rhost=<*> fose`` beside
     ``rhost=puca``: the last value of several words, each length with its last word kept); a run
     every one of which starts with that ``<*>`` is not a variable (``count=<*> items done``)."""
@@ -413,7 +415,7 @@ class SegmentFamilies:
         n = len(toks)
         if not self.k or n > MAX_FAMILY_TOKENS or n < 3:
             return
-        for i in range(self.keyed, n):
+        for i in range(n):
             for j in range(i + 1, min(n, i + MAX_SEGMENT) + 1):
                 var = toks[j - 1] == "<*>"
                 if "<" in toks[j - 1] and not (var and j == i + 1):
@@ -422,7 +424,10 @@ class SegmentFamilies:
                                                           and not any(map(_is_cut_key, toks[i + 1:j]))):
                     continue            # a field's value and words: only as the rest that ends the message
                 rest = toks[:i] + toks[j:]
-                if sum("<" not in t for t in rest) >= 1:
+                if i >= self.keyed:
+                    if sum("<" not in t for t in rest) >= 1:
+                        yield i, j
+                elif sum(_WORDY.search(t) is not None for t in rest) >= KEYED_CONTEXT:
                     yield i, j
 
     def register(self, toks: tuple[str, ...]) -> bool:
