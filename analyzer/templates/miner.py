@@ -167,7 +167,7 @@ class TemplateMiner:
         gen = self._tokens_of(canon, tokens)
         pid, is_new = self._id_for(canon, gen)     # made even when realigned: its runs are evidence
         if self.config.merge_runs and _shifted(gen, tokens):
-            g = self._realign(pid, tokens, self._cover, self._counts)
+            g = self._realign(pid, self._collapse(tuple(tokens)), self._cover, self._counts)
             if g is not None:
                 pid, is_new = g, False
         if self.config.cache_size:
@@ -251,12 +251,12 @@ class TemplateMiner:
         if self._lengths.setdefault(pid, n) != n:
             self._spans.add(pid)
 
-    def _realign(self, pid: int, tokens: Sequence[str], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
-        """The template a message of a misaligned template ``pid`` belongs to: one that covers the
-        message itself (:meth:`CoverIndex.target`) and holds more constant tokens than ``pid``'s key
+    def _realign(self, pid: int, toks: tuple[str, ...], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
+        """The template a message (``toks``: its collapsed tokens) of a misaligned template ``pid``
+        belongs to: one that covers the message itself (:meth:`CoverIndex.target`) and holds more constant tokens than ``pid``'s key
         does; None when there is none. Seen less often is no objection: the message's own words show
         the target's constants at their places, where the fold of whole templates has only counts."""
-        g = index.target(pid, self._collapse(tuple(tokens)), counts, 0, self._spans)
+        g = index.target(pid, toks, counts, 0, self._spans)
         if g is None or index.fixed[g] <= sum("<" not in t for t in self._pid_key[pid].split(" ")):
             return None
         return g
@@ -340,7 +340,8 @@ class TemplateMiner:
         runs: dict[tuple[int, int], tuple[list[int], set]] = {}
         for i, (tokens, shifted) in misaligned.items():
             pid = ids[i]
-            g = self._realign(pid, tokens, index, counts)
+            toks = self._collapse(tuple(tokens))
+            g = self._realign(pid, toks, index, counts)
             if g is None:
                 continue
             if shifted:
@@ -349,7 +350,7 @@ class TemplateMiner:
                 moved, seen = runs.setdefault((pid, g), ([], set()))
                 moved.append(i)
                 if len(seen) <= self._k:
-                    words = spans(self._pid_key[pid].split(" "), self._collapse(tuple(tokens)))
+                    words = spans(self._pid_key[pid].split(" "), toks)
                     seen.add(tuple(r for r in words if len(r) > 1) if words is not None else tuple(tokens))
         for (_, g), (moved, seen) in runs.items():
             if len(seen) > self._k:
