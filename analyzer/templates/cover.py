@@ -39,18 +39,15 @@ def covers(general: Sequence[str], key: Sequence[str], max_run: int | None = Non
     with ``free_tail`` too, a ``<*>`` that ends ``general`` stands for any rest (free text) with no
     ``key=value`` field in it (``rhost=<*>`` and ``rhost=<*> user=<*>`` are two templates).
     Token-level dynamic programming: O(len(general) x len(key) x run), no backtracking."""
+    if max_run is None:
+        return spans(general, key) is not None
     n = len(key)
     reach = [True] + [False] * n          # reach[j]: general[:i] can produce key[:j]
     last = len(general) - 1
     for i, t in enumerate(general):
         new = [False] * (n + 1)
         if t == "<*>":
-            if max_run is None:
-                seen = False
-                for j in range(1, n + 1):
-                    seen = seen or reach[j - 1]
-                    new[j] = seen
-            elif free_tail and i == last:      # a rest of any length, but no field in it
+            if free_tail and i == last:      # a rest of any length, but no field in it
                 start = next((j for j in range(n) if reach[j]), n)
                 if start < n and not any(is_field(x) for x in key[start + 1:]):
                     new[n] = True
