@@ -13,6 +13,8 @@ one number ``k``:
   some messages have where others hold a value's words (``rhost=<ip> user=x`` / ``rhost=a free
   text``, one Drain length) stays too, in those messages only: a field is structure. A key seen at
   two places of one cluster moves with a value of several words before it, and is a value's part.
+  A word seen as a one-word field value (``user=news``) is a value anywhere: a position of a few
+  words, one of them such a word, is a variable (:meth:`ClusterMerger._note`).
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
 * **family merge** - clusters equal but at one position, more than ``k`` of them (Brain's
   observation: a position whose values vary a lot across a group of otherwise equal messages is a
@@ -50,12 +52,14 @@ MAX_FAMILY_TOKENS = 64
 MAX_SEGMENT = 3
 KEYED_CONTEXT = 3
 MANY = 4    # x k: more first words than this are values on one word of context (2-10 score alike)
+MAX_VALUE_WORDS = 1 << 16   # words known to be values (see ClusterMerger.observe): a bounded set
 _VAR = re.compile(MASK + r"|\d")
 _MASK = re.compile(MASK)
 _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
 Slot = Union[set, str, tuple, None]   # see add_to_slot
 _NAME_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]*[=:]")   # a key that is a name: no digit, no path
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z_\-]*")   # a word a value can be that the token classes leave alone
 
 
 def kv_key(token: str) -> str | None:
@@ -184,6 +188,21 @@ def _variable_form(token: str, slot: str | None) -> str:
     return "<*>"
 
 
+def _ends_value(tokens: list[str], i: int) -> bool:
+    """Whether the field value at ``i`` is one word: the message ends there or another field, a
+    mask or punctuation follows (``rhost=none tibami waba``: the first word of a phrase is no value)."""
+    if i + 1 >= len(tokens):
+        return True
+    t = tokens[i + 1]
+    return is_field(t) or "<" in t or _WORDY.search(t) is None
+
+
+def _lone(pv: list, i: int) -> bool:
+    """Whether position ``i`` of a cluster's slots varies alone: no neighbour holds several words (a
+    run of words that vary together is a value of several words: the segment families' case)."""
+    return not any(0 <= j < len(pv) and type(pv[j]) is set and len(pv[j]) > 1 for j in (i - 1, i + 1))
+
+
 class ClusterMerger:
     """Union-find over Drain cluster ids plus the slot and family statistics (see module doc)."""
 
@@ -196,6 +215,8 @@ class ClusterMerger:
         self.slots: dict[int, list] = {}                 # root -> per position: a slot (see add_to_slot)
         self.sig: dict[tuple[str, ...], int] = {}        # variable-blind template -> a cluster id
         self.fam: dict[tuple[int, tuple[str, ...]], list] = {}  # (pos, rest) -> [ids, words, has_var]
+        self.values: set[str] = set()                    # plain words seen as values (see observe)
+        self.pending: dict[str, set[tuple[int, int]]] = {}   # word -> (root, pos) holding it among 2+ words
 
     # -- union-find ----------------------------------------------------------------------------
     def find(self, cid: int) -> int:
@@ -285,21 +306,59 @@ class ClusterMerger:
             return False
         flipped = False
         k = self.k
+        values = self.values
         for i, w in enumerate(tokens):
             slot = pv[i]
             if type(slot) is set:
                 if w in slot:
                     continue
-            elif slot is None or (type(slot) is tuple and w[-2:] not in _KEY_ENDS):
+            elif slot is None:
+                if (i and w not in values and tokens[i - 1][-2:] in _KEY_ENDS and _ends_value(tokens, i)
+                        and self._note(w)):
+                    flipped = True
                 continue            # a variable: only a new field key can change it
-            if i and (tokens[i - 1][-2:] in _KEY_ENDS or tokens[i - 1] == "=") and type(slot) is set:
+            elif type(slot) is tuple and w[-2:] not in _KEY_ENDS:
+                continue
+            field = i and (tokens[i - 1][-2:] in _KEY_ENDS or tokens[i - 1] == "=")
+            if field and type(slot) is set:
                 new = _to_variable((*slot, w), k)   # after ``key=`` or ``key = ``: variable once it changes
             else:
                 new = add_to_slot(slot, w, k)
-            if new is slot:
-                continue            # unchanged (a ``key=value`` slot's key again): nothing to fold
+            if new is slot:         # unchanged (a ``key=value`` slot's key again): nothing to fold
+                if type(slot) is str and _ends_value(tokens, i) and self._note(w[len(slot):]):
+                    flipped = True
+                continue
+            if type(new) is set:
+                if not values.isdisjoint(new) and _lone(pv, i):
+                    new = _to_variable(new, k)   # a word seen as a value elsewhere: values here too
+                else:
+                    for v in new:
+                        self.pending.setdefault(v, set()).add((root, i))
             pv[i] = new
             if type(new) is not set:
+                flipped = True
+                if type(slot) is set and _ends_value(tokens, i):
+                    for v in (*slot, w):
+                        v = v[len(new):] if type(new) is str else v if field else None
+                        flipped = v is not None and self._note(v) or flipped
+        return flipped
+
+    def _note(self, w: str) -> bool:
+        """Remember plain word ``w`` as a value (of a ``key=value`` / ``key= value`` field: the words
+        the counts say are values can be an event's states, ``from NEW to UNASSIGNED``). A position that holds a few words, one of them known as a value, is a variable
+        (``session opened for user news`` / ``cyrus``, where ``user=news`` shows names vary): the
+        counts alone cannot tell two users from two event names; a word that varies with its
+        neighbours is left to the segment families (:func:`_lone`). True when a constant position of
+        some cluster turned variable by it."""
+        if w in self.values or len(self.values) >= MAX_VALUE_WORDS or _PLAIN.fullmatch(w) is None:
+            return False
+        self.values.add(w)
+        spots = self.pending.pop(w, None)
+        flipped = False
+        for root, i in spots or ():
+            pv = self.slots.get(self.find(root))
+            if pv is not None and i < len(pv) and type(pv[i]) is set and w in pv[i] and _lone(pv, i):
+                pv[i] = _to_variable(pv[i], self.k)
                 flipped = True
         return flipped
 
@@ -343,6 +402,8 @@ class ClusterMerger:
                       for r, pv in self.slots.items()],
             "sig": [[list(s), c] for s, c in self.sig.items()],
             "fam": [[i, list(rest), ids, sorted(words), bool(var)] for (i, rest), (ids, words, var) in self.fam.items()],
+            "values": sorted(self.values),
+            "pending": [[w, sorted([r, i] for r, i in spots)] for w, spots in self.pending.items()],
         }
 
     def load_data(self, data: Mapping[str, Any], check: Any) -> None:
@@ -373,6 +434,12 @@ class ClusterMerger:
             check(isinstance(var, bool), "merge.fam")
             self.fam[(ints(i), tuple(strs(rest)))] = [[ints(x) for x in check.list(ids, "merge.fam")],
                                                      set(strs(words)), var]
+        self.values = set(strs(check.list(data.get("values"), "merge.values")))
+        self.pending = {}
+        for pair in check.list(data.get("pending"), "merge.pending"):
+            w, spots = check.pair(pair, "merge.pending")
+            self.pending[strs([w])[0]] = {(ints(r), ints(i)) for r, i in
+                                          (check.pair(x, "merge.pending") for x in check.list(spots, "merge.pending"))}
 
 
 def _variable_family(fam: list, k: int, field: str | None = None) -> bool:

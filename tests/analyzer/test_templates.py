@@ -413,6 +413,76 @@ def test_keyed_slots_reload_from_state():
     assert [again.add(x).template_id for x in lines] == [m.add(x).template_id for x in lines]
 
 
+def _session_lines(with_field: bool, n: int = 300, seed: int = 7) -> list[str]:
+    """PAM-style lines: two users open and close sessions (too few to be variables by the counts);
+    ``with_field``: authentication failures name users in a ``user=`` field, one of them ``news``."""
+    import random
+
+    rng = random.Random(seed)
+    lines = []
+    for i in range(n):
+        k = i % 5
+        if k == 0:
+            lines.append(f"session opened for user {rng.choice(['cyrus', 'news'])} by (uid=0)")
+        elif k == 1:
+            lines.append(f"session closed for user {rng.choice(['cyrus', 'news'])}")
+        elif k == 2:
+            lines.append(f"DHCP{rng.choice(['ACK', 'OFFER'])} on 10.0.0.{rng.randint(1, 99)} to "
+                         f"00:11:43:e3:ba:{rng.randint(10, 99)} via eth1")
+        elif k == 3:
+            lines.append(f"Link {rng.choice(['error', 'ok'])} on port {rng.randint(1, 48)}")
+        elif with_field:
+            lines.append(f"authentication failure; uid=0 rhost=10.1.2.{rng.randint(1, 99)} "
+                         f"user={rng.choice(['root', 'news', 'test', 'guest'])}")
+        else:
+            lines.append(f"authentication failure; uid=0 rhost=10.1.2.{rng.randint(1, 99)}")
+    return lines
+
+
+def test_a_word_seen_as_a_field_value_makes_its_position_a_variable():
+    """Two users at one place are two templates by the counts (two event words would be the same
+    shape: ``DHCPACK`` / ``DHCPOFFER``). Once ``user=news`` shows ``news`` is a value, the user
+    positions are variables; the event words, never seen as values, stay apart."""
+    ids, tm = _mine_all(_session_lines(with_field=False))
+    assert {tm[i] for i in ids[::5]} == {"session opened for user cyrus by (uid=<*>)",
+                                         "session opened for user news by (uid=<*>)"}
+    ids, tm = _mine_all(_session_lines(with_field=True))
+    assert {tm[i] for i in ids[::5]} == {"session opened for user <*> by (uid=<*>)"}
+    assert {tm[i] for i in ids[1::5]} == {"session closed for user <*>"}
+    assert {tm[i] for i in ids[2::5]} == {"DHCPACK on <*> to <*> via eth1", "DHCPOFFER on <*> to <*> via eth1"}
+    assert {tm[i] for i in ids[3::5]} == {"Link error on port <*>", "Link ok on port <*>"}
+    assert {tm[i] for i in ids[4::5]} == {"authentication failure; uid=<*> rhost=<*> user=<*>"}
+
+
+def test_value_words_come_from_one_word_field_values_only():
+    """The first word of a field's phrase (``rhost=none of them``) and the words a position takes
+    more than ``k`` of (an event's states) are not taken as values of other places."""
+    states = ["NEW", "SCHEDULED", "RUNNING", "SUCCEEDED", "KILLED"]
+    lines = [f"job_{i} Job Transitioned from {states[i % 5]} to {states[(i + 1) % 5]}" for i in range(100)]
+    lines += [f"task_{i} Task Transitioned from {'NEW' if i % 2 else 'RUNNING'} to SCHEDULED" for i in range(60)]
+    lines += [f"peer {i} rhost=none of them left" for i in range(30)]
+    lines += [f"Failed {'none' if i % 4 else 'password'} for user{i}" for i in range(60)]
+    ids, tm = _mine_all(lines)
+    assert len({tm[i] for i in ids[100:160]}) == 2
+    assert {tm[i] for i in ids[190:]} == {"Failed none for <*>", "Failed password for <*>"}
+
+
+def test_value_words_reload_from_state():
+    """What a field showed to be a value before a save still counts after it."""
+    lines = _session_lines(with_field=True)
+    p = MemoryPersistence()
+    m = TemplateMiner(persistence=p)
+    for x in lines[4::5]:
+        m.add(x)
+    assert "news" in m.merger.values
+    m.save()
+    again = TemplateMiner(persistence=p)
+    assert again.merger.values == m.merger.values
+    for x in lines:
+        again.add(x)
+    assert {again.add(x).template for x in lines[::5]} == {"session opened for user <*> by (uid=<*>)"}
+
+
 def test_a_sentence_after_one_prefix_is_one_template():
     """``cancelPeek: <a sentence>``, every sentence its own length and words: no Drain cluster and
     no covering template lines them up; far too many rests after one prefix make ``cancelPeek: <*>``,
