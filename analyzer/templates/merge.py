@@ -13,6 +13,7 @@ one number ``k``:
   some messages have where others hold a value's words (``rhost=<ip> user=x`` / ``rhost=a free
   text``, one Drain length) stays too, in those messages only: a field is structure. A key seen at
   two places of one cluster moves with a value of several words before it, and is a value's part.
+  Two values that differ by a number only (``eth0`` / ``eth1``) make a variable too.
   A word seen as a one-word field value (``user=news``) is a value anywhere: a position of a few
   words, one of them such a word, is a variable (:meth:`ClusterMerger._note`).
 * **signature merge** - clusters whose templates are equal once variable-looking tokens are blanked.
@@ -59,6 +60,8 @@ _KEY_ENDS = ("=" + GLUE, ":" + GLUE)
 _KV = re.compile(r"([A-Za-z_][\w.\-]*[=:])(.+)")
 Slot = Union[set, str, tuple, None]   # see add_to_slot
 _NAME_KEY = re.compile(r"[A-Za-z_][A-Za-z_.\-]*[=:]")   # a key that is a name: no digit, no path
+_DIGIT = re.compile(r"\d")
+_DIGITS = re.compile(r"\d+")
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z_\-]*")   # a word a value can be that the token classes leave alone
 
 
@@ -116,6 +119,11 @@ def _is_cut_key(token: str) -> bool:
     return token[-2:] in _KEY_ENDS and _NAME_KEY.fullmatch(token, 0, len(token) - 1) is not None
 
 
+def _numbered(token: str) -> str:
+    """The token with each run of digits as ``0``: values equal so differ by a number only."""
+    return _DIGITS.sub("0", token)
+
+
 def _to_variable(values: Iterable[str], k: int) -> tuple[str, ...] | None:
     """The variable slot a position turns into: the cut ``key=`` tokens among its values (a key is
     structure, not a value), at most ``k`` of them kept (``k + 1``: too many to be structure), or None."""
@@ -155,6 +163,8 @@ def add_to_slot(slot: Slot, w: str, k: int) -> Slot:
         return _to_variable((*slot, w), k)   # two values, one of them holding a mask (``<*>:``): a variable
     if key is not None and all(kv_key(v) == key for v in slot):
         return key                    # key=value: a variable as soon as the value changes
+    if _DIGIT.search(w) is not None and _numbered(w) in {_numbered(v) for v in slot}:
+        return _to_variable((*slot, w), k)   # ``eth0`` / ``eth1``: one kind of thing, numbered
     if len(slot) >= k:
         return _to_variable((*slot, w), k)
     return slot | {w}

@@ -467,6 +467,19 @@ def test_value_words_come_from_one_word_field_values_only():
     assert {tm[i] for i in ids[190:]} == {"Failed none for <*>", "Failed password for <*>"}
 
 
+def test_words_that_differ_by_a_number_only_are_one_variable():
+    """``eth0`` / ``eth1`` at one place: one kind of thing, numbered (two templates by the counts
+    before). Words with digits of different shapes (``md5`` / ``sha1``) and one such word alone
+    (``ssh2``) stay constants."""
+    lines = [f"DHCPACK on 10.0.0.{i % 90} to 00:11:43:e3:ba:{10 + i % 80} via eth{i % 2}" for i in range(60)]
+    lines += [f"checksum {'md5' if i % 2 else 'sha1'} ok for part {i}" for i in range(40)]
+    lines += [f"Accepted publickey for u{i % 7}x from 10.1.1.{i} port {1024 + i} ssh2" for i in range(40)]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids[:60]} == {"DHCPACK on <*> to <*> via <*>"}
+    assert {tm[i] for i in ids[60:100]} == {"checksum md5 ok for part <*>", "checksum sha1 ok for part <*>"}
+    assert {tm[i] for i in ids[100:]} == {"Accepted publickey for <*> from <*> port <*> ssh2"}
+
+
 def test_value_words_reload_from_state():
     """What a field showed to be a value before a save still counts after it."""
     lines = _session_lines(with_field=True)
