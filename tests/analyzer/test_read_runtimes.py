@@ -124,6 +124,11 @@ def test_runtime_out_of_memory_is_named(tmp_path: Path, text: str, kb_id: str) -
      "assertion magicTagRead == kMAGIC_TAG failed.Magic tag does not match)\n"
      "[TRT] [E] 4: [runtime.cpp::deserializeCudaEngine::66] Error Code 4: Internal Error (Engine "
      "deserialization failed.)\n", "checkpoint_corrupt"),
+    # a service that leaks temporary WAVs: uvicorn's traceback ends in the open of the next one
+    ('ERROR:    Exception in ASGI application\nTraceback (most recent call last):\n'
+     '  File "/app/server.py", line 51, in synthesize\n    with open(out_path, "wb") as f:\n'
+     "OSError: [Errno 24] Too many open files: '/tmp/tts/utt_8812.wav'\n", "fd_exhausted"),
+    ("2024/06/15 14:22:03 [crit] 31#31: accept4() failed (24: Too many open files)\n", "fd_exhausted"),
 ])
 def test_dtype_device_rate_and_engine_errors_are_named(tmp_path: Path, text: str, kb_id: str) -> None:
     (tmp_path / "run.log").write_text(text, encoding="utf-8")
