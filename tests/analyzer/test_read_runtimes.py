@@ -129,6 +129,10 @@ def test_runtime_out_of_memory_is_named(tmp_path: Path, text: str, kb_id: str) -
      '  File "/app/server.py", line 51, in synthesize\n    with open(out_path, "wb") as f:\n'
      "OSError: [Errno 24] Too many open files: '/tmp/tts/utt_8812.wav'\n", "fd_exhausted"),
     ("2024/06/15 14:22:03 [crit] 31#31: accept4() failed (24: Too many open files)\n", "fd_exhausted"),
+    # a request for a voice the model lacks: the lookup's KeyError ends the traceback
+    ('Traceback (most recent call last):\n  File "/app/api.py", line 40, in tts\n'
+     '    spk_emb = self.spk2info[speaker]\n'
+     "KeyError: 'speaker_7'\n", "speaker_unknown"),
 ])
 def test_dtype_device_rate_and_engine_errors_are_named(tmp_path: Path, text: str, kb_id: str) -> None:
     (tmp_path / "run.log").write_text(text, encoding="utf-8")
