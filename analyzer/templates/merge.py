@@ -347,19 +347,20 @@ class ClusterMerger:
             pv[i] = new
             if type(new) is not set:
                 flipped = True
-                if type(slot) is set and _ends_value(tokens, i):
-                    for v in (*slot, w):
-                        v = v[len(new):] if type(new) is str else v if field else None
-                        flipped = v is not None and self._note(v) or flipped
+                if type(slot) is set and (field or type(new) is str) and _ends_value(tokens, i):
+                    for v in (*slot, w):   # a field's values: ``user=root`` -> ``root``
+                        if self._note(v[len(new):] if type(new) is str else v):
+                            flipped = True
         return flipped
 
     def _note(self, w: str) -> bool:
-        """Remember plain word ``w`` as a value (of a ``key=value`` / ``key= value`` field: the words
-        the counts say are values can be an event's states, ``from NEW to UNASSIGNED``). A position that holds a few words, one of them known as a value, is a variable
-        (``session opened for user news`` / ``cyrus``, where ``user=news`` shows names vary): the
-        counts alone cannot tell two users from two event names; a word that varies with its
-        neighbours is left to the segment families (:func:`_lone`). True when a constant position of
-        some cluster turned variable by it."""
+        """Remember plain word ``w`` as a value of a one-word ``key=value`` / ``key= value`` field (not
+        the words the counts make values: those can be an event's states, ``from NEW to RUNNING``).
+        A position that holds a few words, one of them known as a value, is a variable (``session
+        opened for user news`` / ``cyrus``, where ``user=news`` shows that names vary there): the
+        counts alone cannot tell two users from two event names. A word that varies with its
+        neighbours is left to the segment families (:func:`_lone`). True when a constant position
+        of some cluster turned variable by it."""
         if w in self.values or len(self.values) >= MAX_VALUE_WORDS or _PLAIN.fullmatch(w) is None:
             return False
         self.values.add(w)
