@@ -253,8 +253,8 @@ class TemplateMiner:
 
     def _realign(self, pid: int, toks: tuple[str, ...], index: CoverIndex, counts: Mapping[int, int]) -> int | None:
         """The template a message (``toks``: its collapsed tokens) of a misaligned template ``pid``
-        belongs to: one that covers the message itself (:meth:`CoverIndex.target`) and holds more constant tokens than ``pid``'s key
-        does; None when there is none. Seen less often is no objection: the message's own words show
+        belongs to: one that covers the message itself (:meth:`CoverIndex.target`) and holds more
+        constant tokens than ``pid``'s key does; None when there is none. Seen less often is no objection: the message's own words show
         the target's constants at their places, where the fold of whole templates has only counts."""
         g = index.target(pid, toks, counts, 0, self._spans)
         if g is None or index.fixed[g] <= sum("<" not in t for t in self._pid_key[pid].split(" ")):
