@@ -29,7 +29,7 @@ __all__ = ["StatePersistence", "FilePersistence", "MemoryPersistence", "StateErr
 
 STATE_FILE = "templates.state"
 STATE_FORMAT = "ttsops-templates"
-STATE_VERSION = 7   # also the tokenization (tokens.glue): a state cut another way is not reused
+STATE_VERSION = 8   # also the tokenization (tokens.glue, value lists): a state cut another way is not reused
                     # (4: ids folded into a template that covered them, token counts)
 MAX_STATE_BYTES = 1 << 30
 

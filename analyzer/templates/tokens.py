@@ -46,6 +46,11 @@ NUM       any other *piece* holding a digit. A piece is what lies between delimi
           position).
 ========  =========================================================================================
 
+Values joined by commas with no space once masked (``10.0.0.2,10.0.0.1``, ``cpus=0,1,2,3``,
+``zk1.x.org:2181,zk2.x.org:2181``: a forwarded-for chain, a CPU set, a server list) are one value,
+whatever the number of items, so one event keeps one template when its list grows; a list with a word
+in it (``Thread[main,5,main]``, ``a:1,b:2``) keeps its structure.
+
 CJK text (Chinese, Japanese, Korean, full-width forms) is written without spaces, so its characters are
 piece delimiters too: ``耗时1.23秒`` masks to ``耗时<*>秒`` and keeps its words, where a whole
 sentence would otherwise be one piece with a digit (``<*>``), the same for every message; the glue
@@ -134,10 +139,10 @@ class Masker:
         elif typed:
             repl = {n: f"<{n}>" for n in self.names}
             sub = self.regex.sub
-            self._sub = lambda s: sub(lambda m: repl[m.lastgroup], s)  # type: ignore[index]
+            self._sub = lambda s: _value_lists(sub(lambda m: repl[m.lastgroup], s), "<LIST>")  # type: ignore[index]
         else:
             sub = self.regex.sub
-            self._sub = lambda s: sub("<*>", s)
+            self._sub = lambda s: _value_lists(sub("<*>", s), "<*>")
         self.memo_size = memo_size if (self.regex is not None and digit_blind(p for _, p in rules)) else 0
         self._memo: dict[bytes, str] = {}
 
@@ -159,6 +164,16 @@ class Masker:
                     self._memo.clear()
                 self._memo[key] = out
         return out
+
+
+# ``10.0.0.2,10.0.0.1`` / ``0,1,2,3`` / ``a:1,b:2`` once masked: values joined by commas with no space
+# (a forwarded-for chain, a CPU set, a server list) are one value, however many items it holds
+_ITEM = r"<[A-Za-z0-9_*]+>(?::<[A-Za-z0-9_*]+>)*+"
+_VALUE_LIST = re.compile(rf"(?<![^\s=:(\[{{\"']){_ITEM}(?:,{_ITEM})++(?=[\s)\]}};\"']|[.,]?$|[.,]\s)")
+
+
+def _value_lists(masked: str, mask: str) -> str:
+    return _VALUE_LIST.sub(mask, masked) if ">,<" in masked else masked
 
 
 # -- glued tokens ------------------------------------------------------------------------------

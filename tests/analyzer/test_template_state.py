@@ -29,7 +29,7 @@ def test_state_is_plain_json(tmp_path):
         m.add(x)
     m.save()
     data = json.loads((tmp_path / "templates.state").read_text(encoding="utf-8"))
-    assert data["format"] == "ttsops-templates" and data["version"] == STATE_VERSION == 7
+    assert data["format"] == "ttsops-templates" and data["version"] == STATE_VERSION == 8
     assert "py/" not in (tmp_path / "templates.state").read_text(encoding="utf-8")
     assert {tuple(r[2]) for r in data["ids"]} and len(data["ids"]) == len(m)
 

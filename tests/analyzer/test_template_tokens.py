@@ -37,7 +37,9 @@ from analyzer.templates import TOKEN_CLASSES, Masker, TemplateConfig, TemplateMi
     ("Generating:  45%|████▌     | 45/100 [00:10<00:12,  4.5it/s]", "Generating:  <*> <*> [<*>]"),
     ("100%|##########| 8/8 and a | b 5% |", "<*> <*> and a | b <*> |"),
     ("合成完成，耗时1.23秒，RTF=0.12 第3句", "合成完成，耗时<*>秒，RTF=<*> 第<*>句"),   # CJK text has no spaces
-    ("sent 1,234,567 bytes (1,024 MB) ids 1,2,3", "sent <*> bytes (<*>) ids <*>,<*>,<*>"),
+    ("sent 1,234,567 bytes (1,024 MB) ids 1,2,3", "sent <*> bytes (<*>) ids <*>"),
+    ("10.11.21.137,10.11.10.1 asked cpus=0,1,2,3 of a:1,b:2 zk1.x.org:2181,zk2.x.org:2181.", "<*> asked cpus=<*> of a:<*>,b:<*> <*>"),
+    ("Thread[main,5,main] at [0,0][1080,1920] got 1,2,abc", "Thread[main,<*>,main] at [<*>][<*>] got <*>,<*>,abc"),
     ("open C:\\Users\\Ann Lee\\x.wav and C:\\x\\a b", "open <*> and <*> b"),
     ("from fe80::1f91:8938%eth0 and ::1 or 2001:db8::7334 to c10::Error std::vector", "from <*> and <*> or <*> to c10::Error std::vector"),
 ])

@@ -480,6 +480,19 @@ def test_words_that_differ_by_a_number_only_are_one_variable():
     assert {tm[i] for i in ids[100:]} == {"Accepted publickey for <*> from <*> port <*> ssh2"}
 
 
+def test_a_list_of_values_is_one_value_whatever_its_length():
+    """A request forwarded once or twice (``10.0.0.9,10.0.0.1``) is one event: before, the chain's
+    length made its own template (``<*>,<*> "GET ..."``). A list with a word in it keeps its parts."""
+    lines = [f'10.0.0.{i % 50} "GET /v2/{i:032x}/servers HTTP/1.1" status: 200 len: {900 + i} time: 0.{i}'
+             for i in range(40)]
+    lines += [f'10.1.2.{i % 30},10.0.0.1 "GET /meta/{i}.json HTTP/1.1" status: 200 len: 967 time: 0.{i}'
+              for i in range(20)]
+    lines += [f'Thread[worker-{i},5,main] exited' for i in range(10)]
+    ids, tm = _mine_all(lines)
+    assert {tm[i] for i in ids[:60]} == {'<*> "GET <*> <*>" status: <*> len: <*> time: <*>'}
+    assert {tm[i] for i in ids[60:]} == {"Thread[<*>,<*>,main] exited"}
+
+
 def test_value_words_reload_from_state():
     """What a field showed to be a value before a save still counts after it."""
     lines = _session_lines(with_field=True)
